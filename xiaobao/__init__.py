@@ -1,0 +1,21 @@
+"""xiaobao (消保): recognise paid proxy complainants by voice, letters and face, and handle
+the complaints they touch.
+
+The public API is re-exported here; the CLI (``xiaobao``) is a thin layer over it.
+"""
+from xiaobao.errors import InputError, NotFoundError, UserError, XiaobaoError
+from xiaobao.index import Match, register_default_thresholds
+from xiaobao.workspace import Workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Workspace",
+    "Match",
+    "XiaobaoError",
+    "UserError",
+    "InputError",
+    "NotFoundError",
+    "register_default_thresholds",
+    "__version__",
+]

@@ -1,0 +1,152 @@
+"""The ``xiaobao`` command line: a thin layer over the library, one function per command."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from xiaobao import __version__
+from xiaobao.cli_support import console, emit, err_console, print_json, workspace_from
+from xiaobao.errors import UserError
+
+app = typer.Typer(
+    help="xiaobao (消保): recognise paid proxy complainants by voice, letters and face.\n\n"
+         "Example: xiaobao --home ./ws subject add 'agent Li' --kind agent",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+subject_app = typer.Typer(help="Known people: proxy agents, our own staff, customers.", no_args_is_help=True)
+index_app = typer.Typer(help="The vector indexes: stats, verify against the registry, rebuild.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate matching accuracy on labelled data.", no_args_is_help=True)
+app.add_typer(subject_app, name="subject")
+app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"xiaobao {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(None, "--home", envvar="XIAOBAO_HOME",
+                                        help="Workspace folder (default ./.xiaobao)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+
+
+# ---------------------------------------------------------------- subjects
+@subject_app.command("add")
+def subject_add(ctx: typer.Context, name: str, kind: str = typer.Option("unknown", "--kind",
+                help="agent | staff | customer | unknown"), note: Optional[str] = typer.Option(None, "--note"),
+                json_out: bool = typer.Option(False, "--json")) -> None:
+    """Add a subject and print its id. Example: xiaobao subject add '张某' --kind agent --note 'ring A'"""
+    sid = workspace_from(ctx).add_subject(name, kind=kind, note=note)
+    print_json({"id": sid}) if json_out else typer.echo(sid)
+
+
+@subject_app.command("list")
+def subject_list(ctx: typer.Context, kind: Optional[str] = typer.Option(None, "--kind"),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    """List subjects with their sample counts. Example: xiaobao subject list --kind agent"""
+    emit(workspace_from(ctx).list_subjects(kind), json_out, title="subjects")
+
+
+@subject_app.command("show")
+def subject_show(ctx: typer.Context, subject_id: int, json_out: bool = typer.Option(False, "--json")) -> None:
+    """One subject and its samples per space. Example: xiaobao subject show 3"""
+    ws = workspace_from(ctx)
+    subject = ws.get_subject(subject_id)
+    samples = ws.subject_samples(subject_id)
+    if json_out:
+        print_json({**subject, "samples": samples})
+        return
+    console.print(f"[bold]{subject['id']}[/bold] {subject['name']} ({subject['kind']})"
+                  + (f" — {subject['note']}" if subject["note"] else ""))
+    emit(samples, False, ["id", "space", "source_uri", "quality", "created_at"], title="samples")
+
+
+@subject_app.command("update")
+def subject_update(ctx: typer.Context, subject_id: int, name: Optional[str] = typer.Option(None, "--name"),
+                   kind: Optional[str] = typer.Option(None, "--kind"), note: Optional[str] = typer.Option(None, "--note"),
+                   json_out: bool = typer.Option(False, "--json")) -> None:
+    """Rename, re-kind or annotate a subject. Example: xiaobao subject update 3 --kind agent"""
+    s = workspace_from(ctx).update_subject(subject_id, name=name, kind=kind, note=note)
+    print_json(s) if json_out else typer.echo(f"updated subject {s['id']}: {s['name']} ({s['kind']})")
+
+
+@subject_app.command("remove")
+def subject_remove(ctx: typer.Context, subject_id: int) -> None:
+    """Delete a subject and purge its samples everywhere (logged). Example: xiaobao subject remove 3"""
+    n = workspace_from(ctx).remove_subject(subject_id)
+    typer.echo(f"removed subject {subject_id} and {n} samples")
+
+
+# ---------------------------------------------------------------- index
+@index_app.command("stats")
+def index_stats(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Spaces, counts, dimensions, index types and file sizes. Example: xiaobao index stats"""
+    emit(workspace_from(ctx).stats(), json_out, title="spaces")
+
+
+@index_app.command("verify")
+def index_verify(ctx: typer.Context, space: Optional[str] = typer.Argument(None),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    """Report every disagreement between registry and indexes; exit 1 if any. Example: xiaobao index verify"""
+    problems = workspace_from(ctx).verify(space)
+    if json_out:
+        print_json({"ok": not problems, "problems": problems})
+    elif problems:
+        emit(problems, False, title="registry and index disagree")
+        err_console.print("run `xiaobao index rebuild` to restore the indexes from the registry")
+    else:
+        typer.echo("ok: every index agrees with the registry")
+    if problems:
+        raise typer.Exit(1)
+
+
+@index_app.command("rebuild")
+def index_rebuild(ctx: typer.Context, space: Optional[str] = typer.Argument(None),
+                  json_out: bool = typer.Option(False, "--json")) -> None:
+    """Rebuild FAISS files from the registry. Example: xiaobao index rebuild voice/resemblyzer@1"""
+    emit(workspace_from(ctx).rebuild(space), json_out, title="rebuilt")
+
+
+@app.command("purge")
+def purge(ctx: typer.Context, older_than: float = typer.Option(..., "--older-than", help="days"),
+          space: Optional[str] = typer.Option(None, "--space"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """Retention: delete samples older than DAYS everywhere (logged). Example: xiaobao purge --older-than 365"""
+    n = workspace_from(ctx).purge(older_than, space)
+    print_json({"removed": n}) if json_out else typer.echo(f"purged {n} samples")
+
+
+@app.command("events")
+def events(ctx: typer.Context, what: Optional[str] = typer.Option(None, "--what"),
+           limit: int = typer.Option(50, "--limit"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """The audit log, newest last. Example: xiaobao events --what search --limit 20"""
+    rows = workspace_from(ctx).events(what)[-limit:]
+    emit(rows, json_out, ["id", "at", "what", "ids", "command"], title="events")
+
+
+def main() -> None:
+    """Console entry point: user mistakes become one line on stderr and exit code 2."""
+    try:
+        app()
+    except UserError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
