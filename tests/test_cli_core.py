@@ -1,0 +1,65 @@
+"""The core CLI through a real subprocess: exit codes, one-line errors, JSON output."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xiaobao import Workspace
+
+
+def run(home, *args, check=True):
+    env = {**os.environ, "XIAOBAO_HOME": str(home), "COLUMNS": "200"}
+    p = subprocess.run([sys.executable, "-m", "xiaobao.cli", *args], capture_output=True, text=True, env=env)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_subject_commands(tmp_path):
+    home = tmp_path / "ws"
+    sid = int(run(home, "subject", "add", "李四", "--kind", "agent", "--note", "ring B").stdout)
+    rows = json.loads(run(home, "subject", "list", "--json").stdout)
+    assert rows[0]["id"] == sid and rows[0]["name"] == "李四" and rows[0]["kind"] == "agent"
+    shown = json.loads(run(home, "subject", "show", str(sid), "--json").stdout)
+    assert shown["note"] == "ring B" and shown["samples"] == []
+    run(home, "subject", "update", str(sid), "--kind", "unknown")
+    assert json.loads(run(home, "subject", "list", "--json").stdout)[0]["kind"] == "unknown"
+    assert "removed subject" in run(home, "subject", "remove", str(sid)).stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["subject", "add", "x", "--kind", "villain"], "kind 'villain'"),
+    (["subject", "show", "42"], "subject 42 does not exist"),
+    (["index", "rebuild", "face/none@1"], "unknown space"),
+    (["purge", "--older-than", "-1"], "--older-than"),
+])
+def test_user_mistakes_are_one_line_exit_2(tmp_path, args, needle):
+    p = run(tmp_path / "ws", *args, check=False)
+    assert p.returncode == 2
+    assert needle in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_index_verify_exit_code_and_rebuild(tmp_path):
+    home = tmp_path / "ws"
+    ws = Workspace(home)
+    ws.ensure_space("text/test@1", 4)
+    sid = ws.add_subject("a", "agent")
+    ws.enroll(sid, "text/test@1", np.eye(4, dtype=np.float32), sha256=list("abcd"))
+    assert json.loads(run(home, "index", "verify", "--json").stdout)["ok"] is True
+    for f in (home / "indexes").glob("*.faiss"):
+        f.unlink()
+    p = run(home, "index", "verify", check=False)
+    assert p.returncode == 1 and "missing" in p.stdout
+    run(home, "index", "rebuild")
+    assert run(home, "index", "verify").returncode == 0
+    stats = json.loads(run(home, "index", "stats", "--json").stdout)
+    assert stats[0]["space"] == "text/test@1" and stats[0]["indexed"] == 4 and stats[0]["file_bytes"] > 0
+
+
+def test_version_and_help(tmp_path):
+    assert run(tmp_path, "--version").stdout.startswith("xiaobao ")
+    assert "Example" in run(tmp_path, "--help").stdout
