@@ -1,0 +1,428 @@
+"""Routing: ordered rules in YAML, evaluated safely with ``rule-engine``; first match wins.
+
+A rules file (see ``data/rules.yaml``)::
+
+    default: {queue: general, team: 客服中心, priority: P3}
+    rules:
+      - name: regulator-high-risk
+        when: 'channel in ["监管转办", "12378"] and risk_tier == "high"'
+        queue: regulator-special
+        team: 消保专班
+        priority: P1
+        add_tags: [监管转办件]
+
+``when`` is a rule-engine expression over the fields in :data:`FIELDS` (no ``eval``: the
+expression is parsed and type-checked against those fields when the file is loaded). A rule
+that fails on one complaint at run time (e.g. ``risk_score > 0.5`` on an unscreened
+complaint whose score is null) does not match it and is counted in the report.
+
+Speed: each rule's top-level ``field == "literal"`` / ``field in [...]`` conjunct is a
+necessary condition, so rules are indexed by it; for a complaint only the rules whose guard
+fits (plus the unguarded ones) are evaluated, in file order, so the first match is exactly
+the one a plain loop over all rules finds (:meth:`RuleSet.decide_naive`, kept for checks
+and the benchmark).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import rule_engine
+import yaml
+from rule_engine import DataType as T
+
+from xiaobao.errors import InputError, UserError
+from xiaobao.complaints_engine import records
+from xiaobao.complaints_engine.classify import classify, load_lexicon
+from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local
+
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "data" / "rules.yaml"
+
+#: The fields a rule can use, with their types (documented in data/rules.yaml).
+FIELDS = {
+    "id": T.STRING, "channel": T.STRING, "customer_id": T.STRING, "business_line": T.STRING,
+    "business_source": T.STRING, "institution": T.STRING, "merchant": T.STRING, "level": T.STRING,
+    "category": T.STRING, "category_confidence": T.FLOAT, "text": T.STRING,
+    "representative": T.STRING, "representative_count": T.FLOAT, "has_authorisation": T.BOOLEAN,
+    "attachment_count": T.FLOAT, "risk_score": T.FLOAT, "risk_tier": T.STRING,
+    "received_at": T.STRING, "tags": T.ARRAY(T.STRING), "customer_tags": T.ARRAY(T.STRING),
+    "match_kinds": T.ARRAY(T.STRING), "possible_kinds": T.ARRAY(T.STRING),
+    "max_match_score": T.FLOAT, "has_match": T.BOOLEAN,
+}
+RULE_KEYS = {"name", "when", "queue", "team", "priority", "add_tags", "note"}
+DEFAULT_PRIORITIES = ("P1", "P2", "P3", "P4")
+_REP_SPLIT = re.compile(r"[、,，;；/|]+|\s+和\s+|\s+and\s+")
+
+
+def _context() -> rule_engine.Context:
+    return rule_engine.Context(type_resolver=rule_engine.type_resolver_from_dict(FIELDS), default_value=None)
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    name: str
+    when: str
+    queue: str
+    team: str | None = None
+    priority: str | None = None
+    add_tags: tuple[str, ...] = ()
+    index: int | None = None  # 1-based position in the file; None for the default
+    compiled: object = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("compiled")
+        d["add_tags"] = list(self.add_tags)
+        return d
+
+
+@dataclass
+class Decision:
+    complaint_id: str
+    rule: str
+    rule_index: int | None
+    queue: str
+    team: str | None
+    priority: str | None
+    tags_added: list[str]
+    category: str | None
+    category_confidence: float | None
+    category_source: str
+    category_terms: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RuleSet:
+    """An ordered, checked list of routing rules with a default."""
+
+    def __init__(self, rules: list[RoutingRule], default: RoutingRule, path: str = "<memory>", sha256: str = ""):
+        self.rules = rules
+        self.default = default
+        self.path = path
+        self.sha256 = sha256
+        self.runtime_errors: dict[str, int] = {}
+        self._build_index()
+
+    # -- guard index -------------------------------------------------------------------
+    def _build_index(self) -> None:
+        self._unguarded: list[int] = []
+        self._guards: dict[str, dict] = {}
+        for i, rule in enumerate(self.rules):
+            guard = _guard_of(rule.compiled.statement.expression)
+            if guard is None:
+                self._unguarded.append(i)
+                continue
+            name, values = guard
+            table = self._guards.setdefault(name, {})
+            for v in values:
+                table.setdefault(v, []).append(i)
+        self._fields = tuple(self._guards)
+        self._cache: dict[tuple, tuple[int, ...]] = {}
+
+    def _candidates(self, ctx: dict) -> tuple[int, ...]:
+        key = tuple(ctx.get(f) for f in self._fields)
+        got = self._cache.get(key)
+        if got is None:
+            picked = set(self._unguarded)
+            for f, v in zip(self._fields, key):
+                picked.update(self._guards[f].get(v, ()))
+            got = self._cache[key] = tuple(sorted(picked))
+        return got
+
+    def _matches(self, rule: RoutingRule, ctx: dict) -> bool:
+        try:
+            return rule.compiled.matches(ctx)
+        except rule_engine.EngineError:
+            self.runtime_errors[rule.name] = self.runtime_errors.get(rule.name, 0) + 1
+            return False
+
+    def decide(self, ctx: dict) -> RoutingRule:
+        """The first rule (in file order) whose expression is true for ``ctx``, else the default."""
+        rules = self.rules
+        for i in self._candidates(ctx):
+            if self._matches(rules[i], ctx):
+                return rules[i]
+        return self.default
+
+    def decide_naive(self, ctx: dict) -> RoutingRule:
+        """Same answer as :meth:`decide`, by evaluating every rule in order (the baseline)."""
+        for rule in self.rules:
+            if self._matches(rule, ctx):
+                return rule
+        return self.default
+
+
+def _guard_of(expr):
+    """(field, values) of a top-level conjunct ``field == literal`` or ``field in [literals]``."""
+    from rule_engine import ast
+
+    if isinstance(expr, ast.LogicExpression) and expr.type == "and":
+        return _guard_of(expr.left) or _guard_of(expr.right)
+    if isinstance(expr, ast.ComparisonExpression) and expr.type == "eq":
+        for sym, lit in ((expr.left, expr.right), (expr.right, expr.left)):
+            if isinstance(sym, ast.SymbolExpression) and isinstance(lit, (ast.StringExpression, ast.FloatExpression)) \
+                    and sym.scope is None:
+                return sym.name, (lit.value,)
+    if isinstance(expr, ast.ContainsExpression) and isinstance(expr.member, ast.SymbolExpression) \
+            and isinstance(expr.container, ast.ArrayExpression) and expr.member.scope is None:
+        items = expr.container.value
+        if all(isinstance(x, (ast.StringExpression, ast.FloatExpression)) for x in items):
+            return expr.member.name, tuple(x.value for x in items)
+    return None
+
+
+# -- loading and checking -------------------------------------------------------------------
+def _tag_problem(tag: str) -> str | None:
+    """Why a tag is not in the declared vocabulary (part 1's tags module), or None."""
+    try:
+        from xiaobao.complaints_engine.tags import check_tags
+    except ImportError:  # vocabulary module not installed: nothing to check against
+        return None
+    try:
+        check_tags([tag])
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def check_rules(path: str | Path) -> tuple[list[str], RuleSet | None]:
+    """All problems of a rules file, each naming the rule and why; and the rule set if none."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [f"cannot read: {exc.strerror}"], None
+    try:
+        doc = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        return [f"not valid YAML: {str(exc).splitlines()[0]}"], None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+        return ["expected a mapping with a 'rules' list (and optionally 'default', 'priorities')"], None
+    priorities = tuple(doc.get("priorities") or DEFAULT_PRIORITIES)
+    ctx = _context()
+    problems: list[str] = []
+    rules: list[RoutingRule] = []
+    seen: dict[str, int] = {}
+    always_true_at = None
+    for i, item in enumerate(doc["rules"], start=1):
+        label = f"rule {i}"
+        if not isinstance(item, dict):
+            problems.append(f"{label}: expected a mapping with name, when, queue")
+            continue
+        name = item.get("name")
+        if name:
+            label = f"rule {i} {name!r}"
+        bad = len(problems)
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"{label}: missing 'name'")
+        elif name in seen:
+            problems.append(f"{label}: name already used by rule {seen[name]}")
+        else:
+            seen[name] = i
+        unknown = set(item) - RULE_KEYS
+        if unknown:
+            problems.append(f"{label}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+                            f"(allowed: {', '.join(sorted(RULE_KEYS))})")
+        if not isinstance(item.get("queue"), str) or not item["queue"].strip():
+            problems.append(f"{label}: missing 'queue' (the queue or team the rule routes to)")
+        if item.get("priority") is not None and str(item["priority"]) not in priorities:
+            problems.append(f"{label}: priority {item['priority']!r} is not one of {', '.join(priorities)}")
+        tags = item.get("add_tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            problems.append(f"{label}: add_tags must be a list of tag names")
+            tags = []
+        else:
+            for t in tags:
+                why = _tag_problem(t)
+                if why:
+                    problems.append(f"{label}: add_tags {t!r}: {why}")
+        when = item.get("when")
+        compiled = None
+        if not isinstance(when, str) or not when.strip():
+            problems.append(f"{label}: missing 'when' (a rule-engine expression)")
+        else:
+            try:
+                compiled = rule_engine.Rule(when, context=ctx)
+            except rule_engine.RuleSyntaxError as exc:
+                tok = getattr(exc, "token", None)
+                where = f" near {tok.value!r}" if tok is not None and getattr(tok, "value", None) else (
+                    " (expression ends too early)" if tok is None else "")
+                problems.append(f"{label}: syntax error in 'when'{where}: {when}")
+            except rule_engine.SymbolResolutionError as exc:
+                suggestion = f" (did you mean {exc.suggestion!r}?)" if getattr(exc, "suggestion", None) else ""
+                problems.append(f"{label}: unknown field {exc.symbol_name!r}{suggestion}; "
+                                f"known fields: {', '.join(sorted(FIELDS))}")
+            except rule_engine.EngineError as exc:
+                problems.append(f"{label}: type error in 'when': {exc.message if hasattr(exc, 'message') else exc}")
+        if compiled is not None and always_true_at is None and when.strip().lower() == "true":
+            always_true_at = i
+        elif compiled is not None and always_true_at is not None:
+            problems.append(f"{label}: can never match, rule {always_true_at} before it matches everything")
+        if len(problems) == bad and compiled is not None:
+            rules.append(RoutingRule(name=name, when=when, queue=item["queue"], team=item.get("team"),
+                                     priority=str(item["priority"]) if item.get("priority") is not None else None,
+                                     add_tags=tuple(tags), index=i, compiled=compiled))
+    default = doc.get("default") or {}
+    if not isinstance(default, dict) or not isinstance(default.get("queue"), str):
+        problems.append("default: needs a 'queue' for complaints no rule matches")
+        default = {"queue": "unrouted"}
+    if problems:
+        return problems, None
+    dflt = RoutingRule(name="default", when="true", queue=default["queue"], team=default.get("team"),
+                       priority=str(default["priority"]) if default.get("priority") else None,
+                       add_tags=tuple(default.get("add_tags") or ()), index=None)
+    return [], RuleSet(rules, dflt, str(path), hashlib.sha256(raw).hexdigest())
+
+
+def load_rules(path: str | Path | None = None) -> RuleSet:
+    """Load and check a rules file; the first problem is raised as an InputError."""
+    path = Path(path) if path else DEFAULT_RULES_FILE
+    problems, ruleset = check_rules(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s); run 'xiaobao rules check {path}')" if len(problems) > 1 else ""
+        raise InputError(path, problems[0] + more)
+    return ruleset
+
+
+# -- complaint context ----------------------------------------------------------------------
+def representatives(value: str | None) -> list[str]:
+    """Names in a representative field ('张三、李四, 王五')."""
+    return [p.strip() for p in _REP_SPLIT.split(value or "") if p.strip()]
+
+
+def complaint_context(row: dict, tags=(), matches=(), customer_tags=(), category=None,
+                      category_confidence=None) -> dict:
+    """The dict a rule sees for one complaint (keys = :data:`FIELDS`)."""
+    atts = row.get("attachments") or []
+    if isinstance(atts, str):
+        try:
+            atts = json.loads(atts)
+        except ValueError:
+            atts = [atts]
+    ha = row.get("has_authorisation")
+    score = row.get("risk_score")
+    hit = [m for m in matches if m.get("decision") == "match"]
+    return {
+        "id": row.get("id"), "channel": row.get("channel"), "customer_id": row.get("customer_id"),
+        "business_line": row.get("business_line"), "business_source": row.get("business_line"),
+        "institution": row.get("institution"), "merchant": row.get("merchant"), "level": row.get("level"),
+        "category": category if category is not None else (row.get("category") or None),
+        "category_confidence": float(category_confidence) if category_confidence is not None else (
+            float(row["category_confidence"]) if row.get("category_confidence") is not None else None),
+        "text": row.get("text") or "",
+        "representative": row.get("representative"),
+        "representative_count": float(len(representatives(row.get("representative")))),
+        "has_authorisation": None if ha is None else bool(ha),
+        "attachment_count": float(len(atts)),
+        "risk_score": float(score) if score is not None else None,
+        "risk_tier": row.get("risk_tier"),
+        "received_at": row.get("received_at"),
+        "tags": tuple(tags), "customer_tags": tuple(customer_tags),
+        "match_kinds": tuple(sorted({m.get("kind") for m in hit if m.get("kind")})),
+        "possible_kinds": tuple(sorted({m.get("kind") for m in matches if m.get("decision") == "possible"})),
+        "max_match_score": max((float(m["score"]) for m in matches if m.get("score") is not None), default=0.0),
+        "has_match": bool(hit),
+    }
+
+
+def _customer_tags(ws) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if ws.db["customer_tags"].exists():
+        for r in ws.db.query("SELECT customer_id, tag FROM customer_tags"):
+            out.setdefault(r["customer_id"], []).append(r["tag"])
+    return out
+
+
+def decide_complaint(ruleset: RuleSet, row: dict, tags=(), matches=(), customer_tags=(), lexicon=None) -> Decision:
+    """Route one complaint (classifying its category from text when it has none)."""
+    given = (row.get("category") or "").strip()
+    if given:
+        cat, conf, source, terms = given, row.get("category_confidence"), "given", []
+        conf = float(conf) if conf is not None else 1.0
+    else:
+        c = classify(row.get("text") or "", lexicon)
+        cat, conf, source, terms = c.category, c.confidence, "classifier", list(c.terms)
+    ctx = complaint_context(row, tags, matches, customer_tags, cat, conf)
+    rule = ruleset.decide(ctx)
+    return Decision(row["id"], rule.name, rule.index, rule.queue, rule.team, rule.priority,
+                    [t for t in rule.add_tags if t not in tags], cat, conf, source, terms)
+
+
+@dataclass
+class RouteReport:
+    decisions: list[Decision]
+    dry_run: bool
+    rule_errors: dict[str, int]
+    cases_opened: int = 0
+
+    def to_dict(self) -> dict:
+        return {"routed": len(self.decisions), "dry_run": self.dry_run, "rule_errors": self.rule_errors,
+                "cases_opened": self.cases_opened, "decisions": [d.to_dict() for d in self.decisions]}
+
+
+def route_pending(ws, rules: str | Path | RuleSet | None = None, *, dry_run: bool = False,
+                  ids=None, open_cases: bool = True, policies=None, command: str | None = None) -> RouteReport:
+    """Route every complaint that has no routing decision yet (or only ``ids``).
+
+    Each decision is stored in ``routes`` with the rule that made it (name, position and the
+    expression as written), its tags are added (source ``rule:<name>``), an audit event is
+    written, and the SLA case is opened. ``dry_run`` decides without storing anything.
+    """
+    ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
+    ruleset.runtime_errors = {}
+    ensure_handling_tables(ws)
+    rows = records.unrouted(ws)
+    if ids is not None:
+        wanted = set(ids)
+        rows = [r for r in rows if r["id"] in wanted]
+    row_ids = {r["id"] for r in rows}
+    tags = records.tags_by_complaint(ws, row_ids)
+    matches = records.matches_by_complaint(ws, row_ids)
+    ctags = _customer_tags(ws)
+    lexicon = load_lexicon()
+    decisions = [decide_complaint(ruleset, r, tags.get(r["id"], ()), matches.get(r["id"], ()),
+                                  ctags.get(r.get("customer_id"), ()), lexicon) for r in rows]
+    report = RouteReport(decisions, dry_run, dict(ruleset.runtime_errors))
+    if dry_run or not decisions:
+        return report
+    exprs = {r.name: r.when for r in ruleset.rules}
+    at = iso(now_local())
+    with ws.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO routes (complaint_id, rule, rule_index, rule_expr, queue, team, priority, tags_added,"
+            " category, category_confidence, category_source, category_terms, rules_file, rules_sha256, routed_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(d.complaint_id, d.rule, d.rule_index, exprs.get(d.rule, "true"), d.queue, d.team, d.priority,
+              json.dumps(d.tags_added, ensure_ascii=False), d.category, d.category_confidence,
+              d.category_source, json.dumps(d.category_terms, ensure_ascii=False), ruleset.path,
+              ruleset.sha256, at) for d in decisions])
+        for d in decisions:
+            ws.log_event("complaint.routed", ids=[d.complaint_id], command=command,
+                         detail={"rule": d.rule, "queue": d.queue, "team": d.team, "priority": d.priority,
+                                 "category": d.category, "category_source": d.category_source})
+    # after the routes are committed: the store manages its own commits for tags
+    for d in decisions:
+        if d.tags_added:
+            records.add_tags(ws, d.complaint_id, d.tags_added, source=f"rule:{d.rule}")
+    if open_cases:
+        from xiaobao.complaints_engine.sla import open_cases as _open
+
+        report.cases_opened = _open(ws, rows, policies=policies, command=command)
+    return report
+
+
+def latest_route(ws, complaint_id: str) -> dict | None:
+    if not ws.db["routes"].exists():
+        return None
+    rows = list(ws.db.query("SELECT * FROM routes WHERE complaint_id = ? ORDER BY id DESC LIMIT 1", [complaint_id]))
+    if not rows:
+        return None
+    r = dict(rows[0])
+    for k in ("tags_added", "category_terms"):
+        r[k] = json.loads(r[k]) if r.get(k) else []
+    return r
