@@ -24,6 +24,14 @@ eval_app = typer.Typer(help="Evaluate matching accuracy on labelled data.", no_a
 app.add_typer(subject_app, name="subject")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+from xiaobao.complaints_engine.handling_cli import (cases_app, evidence_command, route_command, rules_app,
+                                                   sla_app, validity_app)
+app.command("route")(route_command)
+app.add_typer(rules_app, name="rules")
+app.add_typer(sla_app, name="sla")
+app.add_typer(cases_app, name="cases")
+app.add_typer(validity_app, name="validity")
+app.command("evidence")(evidence_command)
 
 
 def _version(value: bool) -> None:

@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS sla_events (
     approver TEXT,
     detail TEXT,
     recorded_at TEXT NOT NULL,
-    UNIQUE (complaint_id, kind, target, due_at, level)
+    once_key TEXT UNIQUE             -- set for tick events, so each is emitted once per deadline
 );
 CREATE INDEX IF NOT EXISTS sla_events_complaint ON sla_events(complaint_id, at);
 CREATE TABLE IF NOT EXISTS validity (

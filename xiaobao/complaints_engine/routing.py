@@ -359,10 +359,11 @@ class RouteReport:
     dry_run: bool
     rule_errors: dict[str, int]
     cases_opened: int = 0
+    problems: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"routed": len(self.decisions), "dry_run": self.dry_run, "rule_errors": self.rule_errors,
-                "cases_opened": self.cases_opened, "decisions": [d.to_dict() for d in self.decisions]}
+                "cases_opened": self.cases_opened, "problems": self.problems, "decisions": [d.to_dict() for d in self.decisions]}
 
 
 def route_pending(ws, rules: str | Path | RuleSet | None = None, *, dry_run: bool = False,
@@ -412,7 +413,7 @@ def route_pending(ws, rules: str | Path | RuleSet | None = None, *, dry_run: boo
     if open_cases:
         from xiaobao.complaints_engine.sla import open_cases as _open
 
-        report.cases_opened = _open(ws, rows, policies=policies, command=command)
+        report.cases_opened, report.problems = _open(ws, rows, policies=policies, command=command)
     return report
 
 

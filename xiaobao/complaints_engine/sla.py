@@ -258,13 +258,14 @@ def case_clock(ws, case: dict, policies: PolicySet, now: dt.datetime, actions=No
 
 
 def _record(ws, complaint_id, kind, at, target=None, due_at=None, level=None, approver=None, detail=None,
-            command=None) -> bool:
-    """Insert one SLA event (once: the same event for the same deadline is not repeated)."""
+            command=None, once: bool = False) -> bool:
+    """Insert one SLA event; with ``once`` the same event for the same deadline is not repeated."""
+    key = f"{complaint_id}|{kind}|{target}|{iso(due_at)}|{level}" if once else None
     cur = ws.conn.execute(
         "INSERT OR IGNORE INTO sla_events (complaint_id, kind, target, at, due_at, level, approver, detail,"
-        " recorded_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        " recorded_at, once_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (complaint_id, kind, target, iso(at), iso(due_at), level, approver,
-         json.dumps(detail, ensure_ascii=False) if detail is not None else None, iso(now_local())))
+         json.dumps(detail, ensure_ascii=False) if detail is not None else None, iso(now_local()), key))
     if cur.rowcount:
         ws.log_event(f"sla.{kind}", ids=[complaint_id], command=command,
                      detail={"target": target, "at": iso(at), "due_at": iso(due_at), "level": level,
@@ -273,27 +274,36 @@ def _record(ws, complaint_id, kind, at, target=None, due_at=None, level=None, ap
     return False
 
 
-def open_cases(ws, rows, policies: PolicySet | None = None, command: str | None = None) -> int:
-    """Open the SLA case of each complaint row that has none (policy chosen by channel)."""
+def open_cases(ws, rows, policies: PolicySet | None = None, command: str | None = None) -> tuple[int, list[str]]:
+    """Open the SLA case of each complaint row that has none (policy chosen by channel).
+
+    A row without a usable ``received_at`` is reported and skipped; the others are opened.
+    Returns (cases opened, problems).
+    """
     ensure_handling_tables(ws)
     policies = policies or load_policies()
-    opened = 0
+    opened, problems = 0, []
     with ws.transaction():
         for row in rows:
             if list(ws.db.query("SELECT 1 FROM cases WHERE complaint_id = ?", [row["id"]])):
                 continue
-            if not row.get("received_at"):
-                raise InputError(row.get("source_file") or "complaints", f"complaint {row['id']}: no received_at, "
-                                 "so no deadline can be set", line=row.get("source_line"))
-            received = parse_time(row["received_at"], f"complaint {row['id']} received_at")
-            policy = policies.for_channel(row.get("channel"))
+            where = f"complaint {row['id']}" + (f" ({row['source_file']}:{row['source_line']})"
+                                                 if row.get("source_file") else "")
+            try:
+                if not row.get("received_at"):
+                    raise UserError("no received_at")
+                received = parse_time(row["received_at"], "received_at")
+                policy = policies.for_channel(row.get("channel"))
+            except UserError as exc:
+                problems.append(f"{where}: no SLA case opened: {exc}")
+                continue
             at = now_local()
             ws.conn.execute("INSERT INTO cases (complaint_id, policy, basis, received_at, opened_at) VALUES (?,?,?,?,?)",
                             (row["id"], policy.name, policy.basis, iso(received), iso(at)))
             _record(ws, row["id"], "opened", received, detail={"policy": policy.name, "basis": policy.basis},
-                    command=command)
+                    command=command, once=True)
             opened += 1
-    return opened
+    return opened, problems
 
 
 def pause(ws, complaint_id: str, at=None, reason: str | None = None, command: str | None = None) -> dict:
@@ -399,17 +409,17 @@ def tick(ws, now=None, policies: PolicySet | None = None, command: str | None = 
                     continue
                 cid, due = case["complaint_id"], clock.due_at
                 if due - policy.due_soon <= now <= due:
-                    if _record(ws, cid, "due_soon", now, clock.target, due, command=command):
+                    if _record(ws, cid, "due_soon", now, clock.target, due, command=command, once=True):
                         out.append(TickEvent(cid, "due_soon", clock.target, iso(due)))
                 elif now > due:
-                    if _record(ws, cid, "breached", now, clock.target, due, command=command):
+                    if _record(ws, cid, "breached", now, clock.target, due, command=command, once=True):
                         out.append(TickEvent(cid, "breached", clock.target, iso(due)))
                     if clock.target != "decision":
                         continue
                     for lvl, (after, to) in enumerate(policy.escalation, start=1):
                         if now >= due + after and case["escalation_level"] < lvl:
                             if _record(ws, cid, "escalated", now, clock.target, due, level=lvl,
-                                       detail={"to": to}, command=command):
+                                       detail={"to": to}, command=command, once=True):
                                 out.append(TickEvent(cid, "escalated", clock.target, iso(due), lvl, to))
                             conn.execute("UPDATE cases SET escalation_level = ? WHERE complaint_id = ?", (lvl, cid))
                             case["escalation_level"] = lvl
