@@ -45,10 +45,14 @@ def root(
     ctx: typer.Context,
     home: Optional[Path] = typer.Option(None, "--home", envvar="XIAOBAO_HOME",
                                         help="Workspace folder (default ./.xiaobao)."),
+    vector_store: Optional[str] = typer.Option(
+        None, "--vector-store", envvar="XIAOBAO_VECTOR_STORE",
+        help="faiss (default), milvus-lite:PATH or milvus://HOST:PORT; remembered by the workspace."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
+    ctx.obj["vector_store"] = vector_store
 
 
 # ---------------------------------------------------------------- subjects

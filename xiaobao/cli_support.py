@@ -27,7 +27,7 @@ def workspace_from(ctx: typer.Context) -> Workspace:
     root.ensure_object(dict)
     obj = root.obj
     if obj.get("workspace") is None:
-        obj["workspace"] = Workspace(obj.get("home"), command=command_line())
+        obj["workspace"] = Workspace(obj.get("home"), command=command_line(), vector_store=obj.get("vector_store"))
     return obj["workspace"]
 
 

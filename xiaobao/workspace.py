@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import sqlite3
-import sys
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -23,7 +23,7 @@ import sqlite_utils
 
 from xiaobao.errors import DuplicateSampleError, NotFoundError, SpaceError, UserError
 from xiaobao.index import Match, decide, default_thresholds, parse_space
-from xiaobao.index.faiss_store import FaissFiles, LoadedIndex, build_index, index_ids, reconstruct
+from xiaobao.index.vector_store import VectorStore, open_vector_store
 from xiaobao.index.schema import CORE_SCHEMA
 
 SUBJECT_KINDS = ("agent", "staff", "customer", "unknown")
@@ -59,7 +59,7 @@ class Workspace:
     """
 
     def __init__(self, home: str | os.PathLike | None = None, *, approx_threshold: int | None = None,
-                 command: str | None = None):
+                 command: str | None = None, vector_store: str | None = None):
         self.home = resolve_home(home)
         self.indexes_dir = self.home / "indexes"
         self.approx_threshold = int(
@@ -85,8 +85,12 @@ class Workspace:
             for statement in CORE_SCHEMA.split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
-        self.files = FaissFiles(self.indexes_dir)
-        self._cache: dict[str, LoadedIndex] = {}
+        self.id = self._setting("workspace_id") or self._set_setting("workspace_id", uuid.uuid4().hex)
+        # The store named here, else $XIAOBAO_VECTOR_STORE, else the one this workspace was made with.
+        spec = vector_store or os.environ.get("XIAOBAO_VECTOR_STORE") or self._setting("vector_store") or "faiss"
+        self.store: VectorStore = open_vector_store(spec, self.home, self.approx_threshold, self.id)
+        if self._setting("vector_store") != spec:
+            self._set_setting("vector_store", spec)
 
     # ------------------------------------------------------------------ plumbing
     def _create_folder(self) -> None:
@@ -97,7 +101,18 @@ class Workspace:
             os.chmod(self.indexes_dir, 0o700)
 
     def close(self) -> None:
+        self.store.close()
         self.conn.close()
+
+    def _setting(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_setting(self, key: str, value: str) -> str:
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+            self.log_event("setting", [], None, {key: value})
+        return value
 
     def __enter__(self):
         return self
@@ -124,7 +139,7 @@ class Workspace:
     def _space_lock(self, space: str) -> Iterator[None]:
         """Serialise index writers of one space across processes."""
         self.indexes_dir.mkdir(exist_ok=True, mode=0o700)
-        path = self.indexes_dir / (self.files.path_for(space, 0).name.split(".g")[0] + ".lock")
+        path = self.indexes_dir / (space.replace("/", "__") + ".lock")
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -399,80 +414,58 @@ class Workspace:
             np.zeros((0, dim), np.float32)
         return np.asarray(ids, np.int64), vectors
 
-    def _build_from_registry(self, space: str) -> LoadedIndex:
+    def _rebuild_store(self, space: str) -> int:
+        """Restore the store's copy of ``space`` from the registry (caller holds the space lock)."""
         gen = self._generation(space)
         ids, vectors = self._vectors_from_registry(space)
-        loaded = build_index(self.space_dim(space), ids, vectors, self.approx_threshold)
-        loaded.generation = gen
-        return loaded
+        self.store.rebuild(space, self.space_dim(space), gen, ids, vectors)
+        return len(ids)
 
     def _apply_to_index(self, space: str, prev_gen: int, add=None, remove=None) -> None:
-        """Called under the space lock, after the SQLite commit: bring the file to the new generation."""
+        """Called under the space lock, after the SQLite commit: bring the store to the new generation."""
         new_gen = self._generation(space)
-        cached = self._cache.get(space)
-        loaded = cached if cached is not None and cached.generation == prev_gen else self.files.load(space, prev_gen)
-        crossing = loaded is not None and add is not None and loaded.kind == "flat-ip" and \
-            loaded.index.ntotal + len(add[0]) > self.approx_threshold
-        if loaded is None or crossing or new_gen != prev_gen + 1:
-            loaded = self._build_from_registry(space)
-        else:
-            if add is not None:
-                loaded.index.add_with_ids(add[1], add[0])
-            if remove is not None:
-                loaded.index.remove_ids(remove)
-            loaded.generation = new_gen
-        self.files.save(space, loaded)
-        self._cache[space] = loaded
+        if not self.store.apply(space, self.space_dim(space), prev_gen, new_gen, add=add, remove=remove):
+            self._rebuild_store(space)
 
-    def _index_for_read(self, space: str) -> LoadedIndex:
-        gen = self._generation(space)
-        cached = self._cache.get(space)
-        if cached is not None and cached.generation == gen:
-            return cached
-        loaded = self.files.load(space, gen)
-        if loaded is None:
-            # The file is behind the registry (a writer died after its commit): heal it.
-            with self._space_lock(space):
-                loaded = self.files.load(space, self._generation(space))
-                if loaded is None:
-                    loaded = self._build_from_registry(space)
-                    self.files.save(space, loaded)
-                    with self.transaction():
-                        self.log_event("index.heal", [], None, {"space": space, "generation": loaded.generation})
-        self._cache[space] = loaded
-        return loaded
+    def _ensure_current(self, space: str) -> None:
+        """Make the store reflect the registry's current generation, healing it if a writer died."""
+        if self.store.has(space, self._generation(space)):
+            return
+        with self._space_lock(space):
+            gen = self._generation(space)
+            if not self.store.has(space, gen):
+                n = self._rebuild_store(space)
+                with self.transaction():
+                    self.log_event("index.heal", [], None, {"space": space, "generation": gen, "count": n})
 
     def rebuild(self, space: str | None = None, command: str | None = None) -> list[dict]:
-        """Rebuild FAISS files from the registry (all spaces, or one)."""
+        """Rebuild the vector store from the registry (all spaces, or one)."""
         names = [space] if space else [s["name"] for s in self.spaces()]
         out = []
         for name in names:
             self.space_dim(name)
             with self._space_lock(name):
-                loaded = self._build_from_registry(name)
-                self.files.save(name, loaded)
-                self._cache[name] = loaded
+                n = self._rebuild_store(name)
                 with self.transaction():
-                    self.log_event("index.rebuild", [], command, {"space": name, "count": loaded.index.ntotal})
-            out.append({"space": name, "count": int(loaded.index.ntotal), "index_type": loaded.kind})
+                    self.log_event("index.rebuild", [], command, {"space": name, "count": n, "store": self.store.uri})
+            out.append({"space": name, "count": n, "index_type": self.store.describe(name)["index_type"]})
         return out
 
     def verify(self, space: str | None = None, check_vectors: bool = True) -> list[dict]:
-        """Every disagreement between registry and index files; an empty list means all agree."""
+        """Every disagreement between registry and vector store; an empty list means all agree."""
         names = [space] if space else [s["name"] for s in self.spaces()]
         problems: list[dict] = []
         for name in names:
             self.space_dim(name)
             gen = self._generation(name)
-            loaded = self.files.load(name, gen)
             db_ids, db_vecs = self._vectors_from_registry(name)
-            if loaded is None:
-                on_disk = [g for g, _ in self.files.files(name)]
-                if len(db_ids) or on_disk:
+            if not self.store.has(name, gen):
+                if len(db_ids) or self.store.count(name):
                     problems.append({"space": name, "problem": "index file missing or stale",
-                                     "detail": f"registry generation {gen}, files on disk {on_disk or 'none'}"})
+                                     "detail": f"registry generation {gen}; {self.store.uri} does not hold it"})
                 continue
-            ix_ids = index_ids(loaded.index)
+            ix_all = self.store.ids(name)
+            ix_ids = np.unique(ix_all)
             only_db = np.setdiff1d(db_ids, ix_ids)
             only_ix = np.setdiff1d(ix_ids, db_ids)
             if len(only_db):
@@ -481,19 +474,18 @@ class Workspace:
             if len(only_ix):
                 problems.append({"space": name, "problem": "index holds deleted samples",
                                  "detail": f"{len(only_ix)} ids, e.g. {only_ix[:5].tolist()}"})
-            if len(ix_ids) != loaded.index.ntotal:
+            if len(ix_all) != len(ix_ids):
                 problems.append({"space": name, "problem": "index holds duplicate ids",
-                                 "detail": f"{loaded.index.ntotal} entries for {len(ix_ids)} ids"})
+                                 "detail": f"{len(ix_all)} entries for {len(ix_ids)} ids"})
             if check_vectors and not len(only_db) and not len(only_ix) and len(db_ids):
-                got = reconstruct(loaded.index, db_ids)
+                got = self.store.vectors(name, db_ids)
                 bad = np.where(np.abs(got - db_vecs).max(axis=1) > 1e-5)[0]
                 if len(bad):
                     problems.append({"space": name, "problem": "index vectors differ from registry",
                                      "detail": f"{len(bad)} ids, e.g. {db_ids[bad[:5]].tolist()}"})
-        for p in self.indexes_dir.glob("*.faiss"):
-            if not any(p.name.startswith(self.files.path_for(n, 0).name.split(".g")[0] + ".g") for n in
-                       [s["name"] for s in self.spaces()]):
-                problems.append({"space": None, "problem": "index file of an unknown space", "detail": p.name})
+        if space is None:
+            for stray in self.store.stray_spaces([s["name"] for s in self.spaces()]):
+                problems.append({"space": None, "problem": "index of an unknown space", "detail": stray})
         return problems
 
     def stats(self) -> list[dict]:
@@ -503,17 +495,13 @@ class Workspace:
             count = self.conn.execute("SELECT COUNT(*) FROM samples WHERE space = ?", (name,)).fetchone()[0]
             subjects = self.conn.execute("SELECT COUNT(DISTINCT subject_id) FROM samples WHERE space = ?",
                                          (name,)).fetchone()[0]
-            path = self.files.path_for(name, s["generation"])
-            loaded = self._cache.get(name)
-            if loaded is None or loaded.generation != s["generation"]:
-                loaded = self.files.load(name, s["generation"])
+            current = self.store.has(name, s["generation"])
+            desc = self.store.describe(name) if current else {"index_type": "missing", "location": None, "bytes": 0}
             out.append({
                 "space": name, "dim": s["dim"], "samples": count, "subjects": subjects,
-                "indexed": int(loaded.index.ntotal) if loaded else None,
-                "index_type": loaded.kind if loaded else "missing",
-                "file": path.name if path.exists() else None,
-                "file_bytes": path.stat().st_size if path.exists() else 0,
-                "generation": s["generation"],
+                "indexed": self.store.count(name) if current else None,
+                "index_type": desc["index_type"], "store": self.store.uri,
+                "file": desc["location"], "file_bytes": desc["bytes"], "generation": s["generation"],
             })
         return out
 
@@ -548,16 +536,16 @@ class Workspace:
             raise UserError("k must be at least 1")
         dim = self.space_dim(space)
         q = self._check_vectors(space, vectors, dim)
-        loaded = self._index_for_read(space)
+        self._ensure_current(space)
         match_t, possible_t = self.thresholds(space)
         results: list[list[Match]] = [[] for _ in range(len(q))]
-        ntotal = loaded.index.ntotal
+        ntotal = self.store.count(space)
         if ntotal and len(q):
             filtering = collapse or kinds or exclude_kinds
             fetch = min(ntotal, max(k * 4, k + 20) if filtering else k)
             pending = np.arange(len(q))
             while len(pending):
-                scores, ids = loaded.index.search(q[pending], fetch)
+                scores, ids = self.store.search(space, q[pending], fetch)
                 subjects = self._subjects_of(ids[ids >= 0])
                 retry = []
                 for row, qi in enumerate(pending):

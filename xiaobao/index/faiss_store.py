@@ -21,6 +21,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from xiaobao.index.vector_store import VectorStore
+
 EXACT = "flat-ip"
 APPROX = "ivf-flat-ip"
 
@@ -152,3 +154,93 @@ class FaissFiles:
     def remove_all(self, space: str) -> None:
         for _, p in self.files(space):
             p.unlink(missing_ok=True)
+
+
+class FaissVectorStore(VectorStore):
+    """The default store: one generation-stamped FAISS file per space, cached in memory."""
+
+    def __init__(self, folder: Path, approx_threshold: int):
+        self.files = FaissFiles(folder)
+        self.approx_threshold = approx_threshold
+        self.uri = "faiss"
+        self._cache: dict[str, LoadedIndex] = {}
+
+    def _get(self, space: str, generation: int) -> LoadedIndex | None:
+        cached = self._cache.get(space)
+        if cached is not None and cached.generation == generation:
+            return cached
+        loaded = self.files.load(space, generation)
+        if loaded is not None:
+            self._cache[space] = loaded
+        return loaded
+
+    def has(self, space: str, generation: int) -> bool:
+        return self._get(space, generation) is not None
+
+    def apply(self, space, dim, prev_generation, new_generation, add=None, remove=None) -> bool:
+        loaded = self._get(space, prev_generation)
+        if loaded is None or new_generation != prev_generation + 1:
+            return False
+        if add is not None and loaded.kind == EXACT and loaded.index.ntotal + len(add[0]) > self.approx_threshold:
+            return False  # time to switch to the approximate index: rebuild
+        if add is not None:
+            loaded.index.add_with_ids(add[1], add[0])
+        if remove is not None:
+            loaded.index.remove_ids(remove)
+        loaded.generation = new_generation
+        self.files.save(space, loaded)
+        return True
+
+    def rebuild(self, space, dim, generation, ids, vectors) -> None:
+        loaded = build_index(dim, ids, vectors, self.approx_threshold)
+        loaded.generation = generation
+        self.files.save(space, loaded)
+        self._cache[space] = loaded
+
+    def _current(self, space: str) -> LoadedIndex | None:
+        cached = self._cache.get(space)
+        if cached is not None:
+            return cached
+        found = self.files.files(space)
+        return self._get(space, found[-1][0]) if found else None
+
+    def search(self, space, queries, k):
+        loaded = self._current(space)
+        if loaded is None or loaded.index.ntotal == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        return loaded.index.search(np.ascontiguousarray(queries, np.float32), min(k, loaded.index.ntotal))
+
+    def count(self, space) -> int:
+        loaded = self._current(space)
+        return int(loaded.index.ntotal) if loaded else 0
+
+    def ids(self, space) -> np.ndarray:
+        loaded = self._current(space)
+        return index_ids(loaded.index) if loaded else np.zeros(0, np.int64)
+
+    def vectors(self, space, ids) -> np.ndarray:
+        return reconstruct(self._current(space).index, ids)
+
+    def describe(self, space) -> dict:
+        loaded = self._current(space)
+        if loaded is None:
+            return {"index_type": "missing", "location": None, "bytes": 0}
+        path = self.files.path_for(space, loaded.generation)
+        return {"index_type": loaded.kind, "location": path.name if path.exists() else None,
+                "bytes": path.stat().st_size if path.exists() else 0}
+
+    def drop(self, space) -> None:
+        self.files.remove_all(space)
+        self._cache.pop(space, None)
+
+    def stray_spaces(self, known: list[str]) -> list[str]:
+        stems = {space_file_stem(s) for s in known}
+        out = []
+        for p in self.files.folder.glob("*.faiss"):
+            m = _FILE_RE.match(p.name)
+            if m and m.group("stem") not in stems:
+                out.append(p.name)
+        return out
+
+    def close(self) -> None:
+        self._cache.clear()

@@ -1,0 +1,224 @@
+"""Milvus as the vector store, for watchlists and interaction volumes past one machine.
+
+The same ``pymilvus`` client talks to Milvus Lite in a local file (``milvus-lite:PATH``, tests
+and single-machine trials) and to a Milvus server or cluster (``milvus://HOST:PORT``, token in
+``$XIAOBAO_MILVUS_TOKEN``). One collection per space (its dimension, COSINE metric, primary key =
+the registry's sample id), named with the workspace's id so several workspaces can share a server.
+A small meta collection records which registry generation each space's collection reflects; it
+is written after the data, so a crash in between is seen as stale and rebuilt from the registry.
+
+Index type by size: FLAT (exact) up to the workspace's approximate threshold, IVF_FLAT above it
+with the same nlist/nprobe rule as the FAISS store.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from xiaobao.errors import UserError
+from xiaobao.index.faiss_store import ivf_params
+from xiaobao.index.vector_store import VectorStore
+
+_BATCH = 5000
+
+
+def _collection_name(namespace: str, space: str) -> str:
+    # Milvus names allow letters, digits and underscores; a hash keeps distinct spaces distinct.
+    safe = re.sub(r"[^A-Za-z0-9]", "_", space)[:120]
+    digest = hashlib.sha1(space.encode()).hexdigest()[:6]
+    return f"xb_{namespace[:12]}_{safe}_{digest}"
+
+
+class MilvusVectorStore(VectorStore):
+    def __init__(self, spec: str, home: Path, approx_threshold: int, namespace: str = "default"):
+        try:
+            from pymilvus import DataType, MilvusClient
+        except ImportError as exc:  # pragma: no cover - dependency is declared
+            raise UserError("the Milvus store needs pymilvus (pip install 'pymilvus' 'milvus-lite')") from exc
+        self._DataType = DataType
+        self.approx_threshold = approx_threshold
+        self.namespace = namespace
+        if spec.startswith("milvus-lite:"):
+            path = Path(spec.split(":", 1)[1] or "milvus.db")
+            if not path.is_absolute():
+                path = home / path
+            if path.suffix != ".db":
+                raise UserError(f"--vector-store {spec}: a Milvus Lite file name must end in .db")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.client = MilvusClient(str(path))
+            except Exception as exc:
+                raise UserError(
+                    f"--vector-store {spec}: cannot open {path} ({exc}); Milvus Lite serves one process at "
+                    "a time, so for concurrent writers use a Milvus server (milvus://HOST:PORT)") from exc
+            self.uri = f"milvus-lite:{path}"
+            self._lite_path = str(path)
+        else:
+            uri = spec.replace("milvus://", "http://", 1) if spec.startswith("milvus://") else spec
+            try:
+                self.client = MilvusClient(uri=uri, token=os.environ.get("XIAOBAO_MILVUS_TOKEN", ""))
+            except Exception as exc:
+                raise UserError(f"--vector-store {spec}: cannot connect to Milvus ({exc})") from exc
+            self.uri = spec
+            self._lite_path = None
+        self.meta = f"xb_{namespace[:12]}_meta"
+        self._loaded: set[str] = set()
+        self._ensure_meta()
+
+    def _load(self, name: str) -> bool:
+        """Collections come back 'released' when a client reconnects; load once per process."""
+        if name in self._loaded:
+            return True
+        if not self.client.has_collection(name):
+            return False
+        self.client.load_collection(name)
+        self._loaded.add(name)
+        return True
+
+    # ------------------------------------------------------------------ meta
+    def _ensure_meta(self) -> None:
+        if self._load(self.meta):
+            return
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("space", self._DataType.VARCHAR, is_primary=True, max_length=512)
+        schema.add_field("generation", self._DataType.INT64)
+        schema.add_field("index_type", self._DataType.VARCHAR, max_length=64)
+        schema.add_field("v", self._DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
+        index = self.client.prepare_index_params()
+        index.add_index(field_name="v", index_type="FLAT", metric_type="L2")
+        self.client.create_collection(self.meta, schema=schema, index_params=index, consistency_level="Strong")
+        self._loaded.add(self.meta)
+
+    def _meta(self, space: str) -> dict | None:
+        rows = self.client.get(self.meta, ids=[space], output_fields=["generation", "index_type"])
+        return rows[0] if rows else None
+
+    def _set_meta(self, space: str, generation: int, index_type: str) -> None:
+        self.client.upsert(self.meta, [{"space": space, "generation": int(generation),
+                                        "index_type": index_type, "v": [0.0, 0.0]}])
+
+    # ------------------------------------------------------------------ interface
+    def has(self, space: str, generation: int) -> bool:
+        meta = self._meta(space)
+        return bool(meta and int(meta["generation"]) == generation
+                    and self._load(_collection_name(self.namespace, space)))
+
+    def _insert(self, name: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        for s in range(0, len(ids), _BATCH):
+            self.client.insert(name, [{"id": int(i), "vector": v} for i, v in
+                                      zip(ids[s:s + _BATCH], vectors[s:s + _BATCH].tolist())])
+
+    def apply(self, space, dim, prev_generation, new_generation, add=None, remove=None) -> bool:
+        meta = self._meta(space)
+        name = _collection_name(self.namespace, space)
+        if not meta or int(meta["generation"]) != prev_generation or not self._load(name):
+            return False
+        if add is not None:
+            if meta["index_type"] == "FLAT" and self.count(space) + len(add[0]) > self.approx_threshold:
+                return False  # grows past the exact range: rebuild with an IVF index
+            self._insert(name, add[0], add[1])
+        if remove is not None and len(remove):
+            for s in range(0, len(remove), _BATCH):
+                self.client.delete(name, ids=[int(i) for i in remove[s:s + _BATCH]])
+        self._set_meta(space, new_generation, meta["index_type"])
+        return True
+
+    def rebuild(self, space, dim, generation, ids, vectors) -> None:
+        name = _collection_name(self.namespace, space)
+        if self.client.has_collection(name):
+            self.client.drop_collection(name)
+        self._loaded.discard(name)
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", self._DataType.INT64, is_primary=True)
+        schema.add_field("vector", self._DataType.FLOAT_VECTOR, dim=int(dim))
+        index = self.client.prepare_index_params()
+        if len(ids) > self.approx_threshold:
+            nlist, _ = ivf_params(len(ids))
+            index_type = "IVF_FLAT"
+            index.add_index(field_name="vector", index_type="IVF_FLAT", metric_type="COSINE",
+                            params={"nlist": nlist})
+        else:
+            index_type = "FLAT"
+            index.add_index(field_name="vector", index_type="FLAT", metric_type="COSINE")
+        self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+        self._loaded.add(name)
+        self._insert(name, np.asarray(ids, np.int64), np.asarray(vectors, np.float32))
+        self._set_meta(space, generation, index_type)
+
+    def search(self, space, queries, k):
+        name = _collection_name(self.namespace, space)
+        n = len(queries)
+        meta = self._meta(space) or {}
+        params: dict = {"metric_type": "COSINE"}
+        if meta.get("index_type") == "IVF_FLAT":
+            params["params"] = {"nprobe": ivf_params(self.count(space))[1]}
+        scores = np.full((n, k), -np.inf, np.float32)
+        ids = np.full((n, k), -1, np.int64)
+        res = self.client.search(name, data=np.asarray(queries, np.float32).tolist(), limit=int(k),
+                                 search_params=params, output_fields=[], consistency_level="Strong")
+        for row, hits in enumerate(res):
+            for col, hit in enumerate(hits[:k]):
+                ids[row, col] = int(hit["id"])
+                scores[row, col] = float(hit["distance"])
+        return scores, ids
+
+    def count(self, space) -> int:
+        name = _collection_name(self.namespace, space)
+        if not self._load(name):
+            return 0
+        rows = self.client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+        return int(rows[0]["count(*)"])
+
+    def ids(self, space) -> np.ndarray:
+        name = _collection_name(self.namespace, space)
+        if not self._load(name):
+            return np.zeros(0, np.int64)
+        out: list[int] = []
+        it = self.client.query_iterator(name, batch_size=10000, filter="id >= -9223372036854775807",
+                                        output_fields=["id"])
+        while True:
+            batch = it.next()
+            if not batch:
+                it.close()
+                break
+            out.extend(int(r["id"]) for r in batch)
+        return np.sort(np.asarray(out, np.int64))
+
+    def vectors(self, space, ids) -> np.ndarray:
+        name = _collection_name(self.namespace, space)
+        got: dict[int, list] = {}
+        for s in range(0, len(ids), _BATCH):
+            for r in self.client.get(name, ids=[int(i) for i in ids[s:s + _BATCH]], output_fields=["vector"]):
+                got[int(r["id"])] = r["vector"]
+        return np.asarray([got[int(i)] for i in ids], np.float32)
+
+    def describe(self, space) -> dict:
+        meta = self._meta(space) or {}
+        return {"index_type": (meta.get("index_type") or "missing").lower().replace("_", "-"),
+                "location": f"{self.uri}#{_collection_name(self.namespace, space)}", "bytes": None}
+
+    def drop(self, space) -> None:
+        name = _collection_name(self.namespace, space)
+        if self.client.has_collection(name):
+            self.client.drop_collection(name)
+        self.client.delete(self.meta, ids=[space])
+
+    def stray_spaces(self, known: list[str]) -> list[str]:
+        names = {_collection_name(self.namespace, s) for s in known} | {self.meta}
+        prefix = f"xb_{self.namespace[:12]}_"
+        return [c for c in self.client.list_collections() if c.startswith(prefix) and c not in names]
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # closing a dead connection is not worth failing over
+            pass
+        if self._lite_path:
+            # Milvus Lite runs in this process and holds a lock on its file until released.
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self._lite_path)
