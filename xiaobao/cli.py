@@ -32,6 +32,10 @@ app.add_typer(sla_app, name="sla")
 app.add_typer(cases_app, name="cases")
 app.add_typer(validity_app, name="validity")
 app.command("evidence")(evidence_command)
+from xiaobao.video.cli import eval_face, face_app, video_app
+app.add_typer(face_app, name="face")
+app.add_typer(video_app, name="video")
+eval_app.command("face")(eval_face)
 
 
 def _version(value: bool) -> None:
