@@ -128,7 +128,7 @@ def test_indexed_decision_equals_naive_loop(tmp_path):
     p = tmp_path / "r.yaml"
     p.write_text("\n".join(rules), encoding="utf-8")
     rs = routing.load_rules(p)
-    assert rs._guards  # some rules are indexed
+    assert rs._index  # some rules are indexed
     for _ in range(2000):
         ctx = routing.complaint_context({"id": "x", "channel": rnd.choice(channels), "level": f"L{rnd.randint(1, 4)}",
                                          "merchant": f"m{rnd.randint(0, 9)}",
