@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and the demo use: espeak-ng speaks test voices, chromium renders
 # HTML reports and evidence packs in the browser tests.
-SYSTEM_PACKAGES := espeak-ng chromium
+SYSTEM_PACKAGES := espeak-ng chromium fonts-wqy-zenhei
 
 .PHONY: install system-packages demo test bench clean
 

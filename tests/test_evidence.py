@@ -161,6 +161,12 @@ def _chromium():
     return exe
 
 
+def test_a_chinese_font_is_installed_for_the_browser():
+    # without one every Chinese character of a pack renders as an empty box
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    assert out.strip(), "install a Chinese font (Debian fonts-wqy-zenhei, in SYSTEM_PACKAGES)"
+
+
 def _browser(tmp_path, *args):
     cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",

@@ -34,6 +34,7 @@ def _env() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda v: "" if v is None else f"{float(v):.3f}"
     env.filters["seconds"] = _fmt_seconds
+    env.filters["dash"] = lambda v: "—" if v is None or v == "" else v
     env.filters["md"] = lambda v: "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
     return env
 
