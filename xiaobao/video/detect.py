@@ -103,18 +103,24 @@ def _haar_path() -> Path:
     return p
 
 
+METHODS = ("hog", "hog-padded", "haar")
+
+
 class FaceDetector:
     """Find faces in an RGB image.
 
     ``upsample``: HOG pyramid upsampling for video frames (``None``: 1 for frames whose short
     side is at most 480 px, else 0). Still photos (``thorough=True``) always try both 0 and 1
-    and merge, then the padded pass, then Haar. ``haar_fallback=False`` turns the fallback off.
+    and merge. ``methods`` are the passes, tried in order until one finds a face: ``"hog"``,
+    ``"hog-padded"`` (still photos only) and ``"haar"`` (the fallback).
     """
 
-    def __init__(self, upsample: int | None = None, haar_fallback: bool = True, padded_retry: bool = True):
+    def __init__(self, upsample: int | None = None, methods: tuple[str, ...] = METHODS):
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown detection method(s) {unknown}; known: {', '.join(METHODS)}")
         self.upsample = upsample
-        self.haar_fallback = haar_fallback
-        self.padded_retry = padded_retry
+        self.methods = tuple(methods)
         self._hog = dlib.get_frontal_face_detector()
         self._haar = None
 
@@ -136,21 +142,22 @@ class FaceDetector:
 
     # --- passes -------------------------------------------------------------------------
     def _detect_gray(self, gray: np.ndarray, thorough: bool) -> list[FaceBox]:
-        if thorough:
-            found = self._hog_pass(gray, 0) + self._hog_pass(gray, 1)
-        else:
-            up = self.upsample if self.upsample is not None else (1 if min(gray.shape) <= 480 else 0)
-            found = self._hog_pass(gray, up)
-        found = _nms(found)
-        if any(b.score >= CONFIDENT_SCORE for b in found):
-            found = [b for b in found if b.score >= WEAK_SCORE]
-        if found:
-            return found
-        if thorough and self.padded_retry:
+        if "hog" in self.methods:
+            if thorough:
+                found = self._hog_pass(gray, 0) + self._hog_pass(gray, 1)
+            else:
+                up = self.upsample if self.upsample is not None else (1 if min(gray.shape) <= 480 else 0)
+                found = self._hog_pass(gray, up)
+            found = _nms(found)
+            if any(b.score >= CONFIDENT_SCORE for b in found):
+                found = [b for b in found if b.score >= WEAK_SCORE]
+            if found:
+                return found
+        if thorough and "hog-padded" in self.methods:
             found = self._padded_hog(gray)
             if found:
                 return found
-        if self.haar_fallback:
+        if "haar" in self.methods:
             return self._haar_pass(gray, padded=thorough)
         return []
 

@@ -14,7 +14,7 @@ import numpy as np
 
 # Defaults, chosen so that every ORL face (92x112 grayscale, ~75 px faces, some turned) passes
 # while motion-blurred or profile faces in video frames do not.
-MIN_FACE_PX = 36          # HOG with upsampling finds ~40 px faces; below this the descriptor degrades
+MIN_FACE_PX = 40          # HOG with upsampling finds faces down to ~36 px; below 40 the descriptor degrades
 MIN_SHARPNESS = 40.0      # variance of the Laplacian on the aligned 150x150 gray chip
 MAX_YAW = 0.35            # |nose offset from the eye midpoint| / eye distance; ~0 frontal, >0.5 profile
 
