@@ -85,9 +85,14 @@ def to_rgb(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
     if pixels.shape[2] == 4:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2BGR)
     rgb = np.ascontiguousarray(pixels[:, :, ::-1])
-    # a colour file can still hold a gray picture (scanned ID copies often do)
-    gray = bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 1], rgb[:, :, 2]))
-    return rgb, gray
+    return rgb, looks_gray(rgb)
+
+
+def looks_gray(rgb: np.ndarray, tolerance: int = 12) -> bool:
+    """A colour file can still hold a gray picture (scanned ID copies, night cameras); lossy
+    codecs leave small chroma noise on it, hence the tolerance."""
+    s = rgb[::4, ::4].astype(np.int16)
+    return bool(np.abs(s[:, :, 0] - s[:, :, 1]).max() <= tolerance and np.abs(s[:, :, 1] - s[:, :, 2]).max() <= tolerance)
 
 
 def load_image(path) -> Frame:

@@ -1,0 +1,129 @@
+"""Faces in videos: frame sampling, tracks across frames, video enrolment/search, audio track."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import soundfile as sf
+
+from face_video_helpers import astronaut, grace, save_rgb, scene, tone_wav, write_video
+from xiaobao import Workspace
+from xiaobao.errors import InputError
+from xiaobao.video import DlibFaceEmbedder, analyse_file, enroll_faces, sample_frames, search_faces
+from xiaobao.video.audio import extract_audio, has_audio, mux_audio
+from xiaobao.video.detect import FaceBox, iou
+from xiaobao.video.media import Frame, probe_video
+
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def emb():
+    return DlibFaceEmbedder()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    frames, truth = scene(6.0, FPS, grace_from=(1.0, 3.2))   # Grace Hopper on screen for 2.2 s
+    gray_frames, _ = scene(3.0, FPS, gray=True)
+    silent = write_video(d / "call.mp4", frames, FPS)
+    with_sound = mux_audio(silent, tone_wav(d / "tone.wav", 6.0), d / "call_sound.mp4")
+    corrupt = d / "broken.mp4"
+    corrupt.write_bytes(silent.read_bytes()[:3000])  # truncated: header but no picture data
+    return {"call": silent, "call_sound": with_sound, "truth": truth, "corrupt": corrupt,
+            "gray": write_video(d / "gray.avi", gray_frames, FPS, "MJPG"), "dir": d}
+
+
+def test_sampling_keeps_rate_cap_and_timestamps(clips):
+    info = probe_video(clips["call"])
+    assert info.fps == pytest.approx(FPS) and info.frame_count == 150
+    two = list(sample_frames(clips["call"], fps=2))
+    assert len(two) == 12
+    assert [f.index for f in two[:3]] == [0, 13, 25]  # 12.5 frames apart, rounded up
+    assert [f.time_s for f in two[:3]] == pytest.approx([0.0, 0.52, 1.0], abs=0.02)
+    assert len(list(sample_frames(clips["call"], fps=2, max_frames=5))) == 5
+    assert len(list(sample_frames(clips["call"], fps=0))) == 150
+
+
+@pytest.mark.parametrize("ext,fourcc", [("avi", "MJPG"), ("mkv", "XVID"), ("mov", "mp4v"), ("webm", "VP80")])
+def test_containers_decode(tmp_path, ext, fourcc):
+    frames, _ = scene(1.0, 10.0)
+    p = write_video(tmp_path / f"clip.{ext}", frames, 10.0, fourcc)
+    got = list(sample_frames(p, fps=0))
+    assert len(got) == 10 and got[0].image.shape == (240, 320, 3)
+
+
+def test_corrupt_video_is_a_clear_error(clips, tmp_path):
+    with pytest.raises(InputError, match="broken.mp4: cannot decode video"):
+        list(sample_frames(clips["corrupt"]))
+    with pytest.raises(InputError, match="broken.mp4: cannot decode"):
+        has_audio(clips["corrupt"])
+    with pytest.raises(InputError, match="missing.mp4: file not found"):
+        analyse_file(tmp_path / "missing.mp4")
+
+
+def test_tracks_group_people_and_keep_a_face_on_screen_for_two_seconds(clips, emb):
+    found = analyse_file(clips["call"], emb, fps=2)
+    assert found.kind == "video" and found.frames_sampled == 12 and not found.truncated
+    assert len(found.tracks) == 2
+    astro_t, grace_t = found.tracks  # longest first
+    assert astro_t.start_s == 0.0 and astro_t.end_s >= 5.0 and len(astro_t.samples) == 12
+    # Grace is on screen 1.0-3.2 s: every sampled frame in that span is in her track
+    expected = [i for i in (25, 38, 50, 63, 75) if i < 80]
+    assert sorted(s.frame_index for s in grace_t.samples) == expected
+    truth = clips["truth"]
+    for s in grace_t.samples:
+        assert iou(s.box, FaceBox(*truth[s.frame_index]["grace"])) > 0.15  # inside the pasted picture
+    assert float(astro_t.template() @ grace_t.template()) < 0.91
+
+
+def test_video_enrol_uses_the_dominant_track_and_search_reports_frames(clips, emb, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    try:
+        astro_id = ws.add_subject("Collins", kind="agent")
+        grace_id = ws.add_subject("Hopper", kind="customer")
+        row = enroll_faces(ws, astro_id, [clips["call"]], embedder=emb)[0]
+        assert row["status"] == "enrolled" and len(row["sample_ids"]) == 3 and row["faces"] == 2
+        metas = [json.loads(s["meta"]) if isinstance(s["meta"], str) else s["meta"] for s in ws.subject_samples(astro_id)]
+        assert all(m["kind"] == "video" and 0.0 <= m["time_s"] <= 6.0 for m in metas)
+        enroll_faces(ws, grace_id, [save_rgb(tmp_path / "grace.jpg", grace())], embedder=emb)
+
+        res = search_faces(ws, clips["call"], top=2, embedder=emb, evidence_dir=tmp_path / "ev")
+        faces = {f["subject_id"]: f for f in res["faces"]}
+        assert set(faces) == {astro_id, grace_id}
+        g = faces[grace_id]
+        assert g["decision"] == "match" and g["subject_kind"] == "customer"
+        assert 0.9 <= g["start_s"] <= 1.1 and 2.9 <= g["end_s"] <= 3.1 and g["n_frames"] == 5
+        assert all(len(fr["box"]) == 4 and 1.0 <= fr["time_s"] <= 3.2 for fr in g["frames"])
+        crops = json.loads((tmp_path / "ev" / "call_evidence.json").read_text())["crops"]
+        assert {c["subject_id"] for c in crops} == {astro_id, grace_id}
+        first = crops[0]
+        assert f"{first['time_s']:08.2f}s" in first["crop"]
+        assert cv2.imread(str(tmp_path / "ev" / first["crop"])) is not None
+
+        only_agents = search_faces(ws, clips["call"], kinds=["agent"], embedder=emb)
+        assert all(f["subject_id"] in (astro_id, None) for f in only_agents["faces"])
+    finally:
+        ws.close()
+
+
+def test_grayscale_video(clips, emb):
+    found = analyse_file(clips["gray"], emb, fps=2)
+    assert found.grayscale and len(found.tracks) == 1 and len(found.tracks[0].samples) == 6
+    colour = emb.faces(Frame(0, 0.0, astronaut()))[0].vector
+    assert float(found.tracks[0].template() @ colour) > 0.93
+
+
+def test_audio_track_is_extracted_to_16k_mono_wav(clips, tmp_path):
+    assert has_audio(clips["call_sound"]) and not has_audio(clips["call"])
+    wav = extract_audio(clips["call_sound"], tmp_path / "out.wav")
+    audio, rate = sf.read(wav)
+    assert rate == 16000 and audio.ndim == 1 and len(audio) / rate == pytest.approx(6.0, abs=0.1)
+    spectrum = np.abs(np.fft.rfft(audio[: rate]))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=3)  # 1 s of samples: bin = Hz
+    assert extract_audio(clips["call"], tmp_path / "none.wav") is None
+    # the picture side of the muxed file is untouched
+    assert len(list(sample_frames(clips["call_sound"], fps=0))) == 150
