@@ -213,3 +213,18 @@ def test_bad_policy_file_names_the_policy(tmp_path, edit, message):
     p.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
     with pytest.raises(InputError, match=message):
         sla.load_policies(p, calendar=CAL)
+
+
+def test_a_deadline_running_into_an_unpublished_year_is_reported_not_fatal(ws):
+    _open(ws, "Y1", "app", "2026-12-24T10:00:00")     # 10 working days -> runs into 2027
+    _open(ws, "Y2", "12378", "2026-12-01T10:00:00")   # calendar days, decided within 2026
+    events = sla.tick(ws, "2026-12-20T09:00:00")
+    gap = [e for e in events if e.kind == "clock_error"]
+    assert [e.complaint_id for e in gap] == ["Y1"] and "no holiday arrangement for 2027" in gap[0].problem
+    assert ("Y2", "breached") in {(e.complaint_id, e.kind) for e in events}
+    rows = sla.list_due(ws, "2d", "2026-12-20T09:00:00")
+    assert {r["complaint_id"]: r["state"] for r in rows if r["target"] in ("*", "decision")} == {
+        "Y1": "unknown", "Y2": "overdue"}
+    from xiaobao.complaints_engine.cases import list_cases
+    assert [r.get("problem", "")[:30] for r in list_cases(ws, now="2026-12-20T09:00:00")] == [
+        "", "no holiday arrangement for 202"]

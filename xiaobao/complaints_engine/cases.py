@@ -12,6 +12,7 @@ import datetime as dt
 from xiaobao.errors import UserError
 from xiaobao.complaints_engine import records
 from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local, parse_time
+from xiaobao.complaints_engine.workcalendar import CalendarGapError
 from xiaobao.complaints_engine.sla import (PolicySet, _actions, _case, _record, case_clock, format_left,
                                            load_policies, sla_events)
 
@@ -111,8 +112,12 @@ def list_cases(ws, now=None, overdue: bool = False, status: str | None = "open",
         sql += " WHERE status = ?"
         args.append(status)
     rows = []
-    for r in ws.db.query(sql + " ORDER BY received_at, complaint_id", args):
-        view = supervision(ws, r["complaint_id"], now, policies)
+    for r in list(ws.db.query(sql + " ORDER BY received_at, complaint_id", args)):
+        try:
+            view = supervision(ws, r["complaint_id"], now, policies)
+        except CalendarGapError as exc:  # listed with the reason, the other cases go on
+            rows.append({"complaint_id": r["complaint_id"], "state": "unknown", "overdue": None, "problem": str(exc)})
+            continue
         if overdue and not view["overdue"]:
             continue
         decision = next(d for d in view["deadlines"] if d["target"] == "decision")

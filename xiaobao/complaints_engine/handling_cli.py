@@ -74,7 +74,7 @@ def sla_tick(ctx: typer.Context, now: Optional[str] = _NOW, policies: Optional[P
              json_out: bool = _JSON) -> None:
     """Emit due-soon / breached / escalated events (each once). Example: xiaobao sla tick --now 2025-10-09T09:00"""
     events = sla.tick(workspace_from(ctx), now, _policies(policies), command=command_line())
-    emit([e.to_dict() for e in events], json_out, ["complaint_id", "kind", "target", "due_at", "level", "to"],
+    emit([e.to_dict() for e in events], json_out, ["complaint_id", "kind", "target", "due_at", "level", "to", "problem"],
          title="new SLA events")
 
 
@@ -83,7 +83,7 @@ def sla_list(ctx: typer.Context, due_within: str = typer.Option("2d", "--due-wit
              now: Optional[str] = _NOW, policies: Optional[Path] = _POLICIES, json_out: bool = _JSON) -> None:
     """Open cases with a deadline inside the window (overdue included). Example: xiaobao sla list --due-within 2d"""
     emit(sla.list_due(workspace_from(ctx), due_within, now, _policies(policies)), json_out,
-         ["complaint_id", "policy", "target", "due_at", "time_left", "state", "paused", "extension_level"],
+         ["complaint_id", "policy", "target", "due_at", "time_left", "state", "paused", "extension_level", "problem"],
          title=f"deadlines within {due_within}")
 
 

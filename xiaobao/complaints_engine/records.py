@@ -8,31 +8,22 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from xiaobao.errors import NotFoundError
-
 
 def _has_table(ws, name: str) -> bool:
     return ws.db[name].exists()
 
 
 def _decode(row: dict) -> dict:
-    row = dict(row)
-    for key in ("attachments", "reasons"):
-        val = row.get(key)
-        if isinstance(val, str) and val:
-            try:
-                row[key] = json.loads(val)
-            except ValueError:
-                pass
-    return row
+    from xiaobao.complaints_engine.store import decode_complaint
+
+    return decode_complaint(row)
 
 
 def get_complaint(ws, complaint_id: str) -> dict:
-    if _has_table(ws, "complaints"):
-        rows = list(ws.db.query("SELECT * FROM complaints WHERE id = ?", [complaint_id]))
-        if rows:
-            return _decode(rows[0])
-    raise NotFoundError(f"no complaint with id {complaint_id!r}")
+    """One complaint with JSON columns decoded (the store's accessor; call outside a transaction)."""
+    from xiaobao.complaints_engine import store
+
+    return store.get_complaint(ws, complaint_id)
 
 
 def complaints(ws, ids=None, where: str | None = None, params=()) -> list[dict]:

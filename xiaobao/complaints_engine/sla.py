@@ -26,7 +26,7 @@ import yaml
 from xiaobao.errors import InputError, NotFoundError, UserError
 from xiaobao.complaints_engine import records
 from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local, parse_time
-from xiaobao.complaints_engine.workcalendar import WorkCalendar, load_calendar
+from xiaobao.complaints_engine.workcalendar import CalendarGapError, WorkCalendar, load_calendar
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "data" / "sla.yaml"
 BASES = ("calendar_days", "working_days")
@@ -381,7 +381,7 @@ class TickEvent:
     due_at: str
     level: int | None = None
     to: str | None = None
-    new: bool = True
+    problem: str | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -404,7 +404,12 @@ def tick(ws, now=None, policies: PolicySet | None = None, command: str | None = 
             if case["paused_since"]:
                 continue
             policy = policies.get(case["policy"])
-            for clock in case_clock(ws, case, policies, now):
+            try:
+                clocks = case_clock(ws, case, policies, now)
+            except CalendarGapError as exc:  # reported, not stored; the other cases go on
+                out.append(TickEvent(case["complaint_id"], "clock_error", "*", None, problem=str(exc)))
+                continue
+            for clock in clocks:
                 if clock.met_at is not None:
                     continue
                 cid, due = case["complaint_id"], clock.due_at
@@ -435,7 +440,15 @@ def list_due(ws, within="2d", now=None, policies: PolicySet | None = None) -> li
     rows = []
     for case in ws.db.query("SELECT * FROM cases WHERE status = 'open' ORDER BY complaint_id"):
         case = dict(case)
-        for clock in case_clock(ws, case, policies, now):
+        try:
+            clocks = case_clock(ws, case, policies, now)
+        except CalendarGapError as exc:  # listed so it is seen, never silently dropped
+            rows.append({"complaint_id": case["complaint_id"], "policy": case["policy"], "target": "*",
+                         "due_at": "", "time_left": None, "hours_left": None, "state": "unknown",
+                         "paused": bool(case["paused_since"]), "extension_level": case["extension_level"],
+                         "problem": str(exc)})
+            continue
+        for clock in clocks:
             if clock.met_at is None and clock.due_at <= now + window:
                 left = clock.due_at - now
                 rows.append({"complaint_id": case["complaint_id"], "policy": case["policy"],
