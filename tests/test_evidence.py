@@ -94,7 +94,11 @@ def case(tmp_path):
               space="voice/resemblyzer@1", evidence={"time_range": [12.5, 31.25], "attachment": "call.wav"})
     add_match(ws, "C-2025-001", "face", 0.74, "possible", subject_id=agent, sample_id=face_sample,
               space="face/dlib-resnet@1", evidence={"face_crop": str(crop_path), "segments": [[3.0, 4.5]]})
-    add_match(ws, "C-2025-001", "template", 0.95, "match", other_complaint_id="PREV", evidence={"simhash_distance": 2})
+    add_complaint(ws, "OTHER", customer_id="U2", received_at="2025-02-20T09:00:00", text="同一模板的另一位客户")
+    add_match(ws, "C-2025-001", "template", 0.95, "match", other_complaint_id="OTHER", evidence={"simhash_distance": 2})
+    ring = ws.conn.execute("INSERT INTO rings (status, n_complaints, n_customers, first_seen_at, updated_at)"
+                           " VALUES ('candidate', 7, 6, '2025-02-01T00:00:00', '2025-03-01T00:00:00')").lastrowid
+    ws.conn.execute("INSERT INTO ring_members VALUES (?, 'C-2025-001', 'U1')", (ring,))
     routing.route_pending(ws)
     cases.record_action(ws, "C-2025-001", "contacted_customer", at="2025-03-04T09:00", actor="李四")
     sla.extend(ws, "C-2025-001", reason="情况复杂", at="2025-03-10T10:00")
@@ -120,7 +124,7 @@ def test_html_pack_has_every_part(tmp_path, case):
     voice = matches[1]["cells"]
     assert "职业代理 赵某" in voice[5] and voice_sha in voice[6] and "calls/agent-call-1.wav" in voice[6]
     assert voice[7] == "00:12.50–00:31.25"
-    assert "complaint PREV" in matches[0]["cells"][5]
+    assert "complaint OTHER" in matches[0]["cells"][5]
     assert [i["src"][:22] for i in page.imgs] == ["data:image/png;base64,"]
     timeline = page.ids["timeline"]
     for what in ("received", "routed", "action: contacted_customer", "SLA: extended"):
@@ -130,6 +134,7 @@ def test_html_pack_has_every_part(tmp_path, case):
     assert checks["authorisation"] == "flag" and checks["agent_voice"] == "flag"
     assert [r["cells"][0] for r in page.rows if r["class"] == "history"] == ["PREV"]
     assert "停息挂账 coaching phrase" in page.ids["reasons"]
+    assert "ring #1 (candidate, 7 complaints, 6 customers" in page.ids["rings"]
     assert ws.events("evidence.pack")[-1]["detail"]["format"] == "html"
 
 
@@ -140,7 +145,7 @@ def test_markdown_pack(tmp_path, case):
     assert "**Verdict: proxy_suspected**" in md and voice_sha in md
     assert "| 0.871 | match | 职业代理 赵某" in md and "00:12.50–00:31.25" in md
     assert "![face crop for match" in md and "(data:image/png;base64," in md
-    assert "| PREV |" in md
+    assert "| PREV |" in md and "ring #1 (candidate, 7 complaints" in md
 
 
 def test_missing_crop_file_and_bad_format(tmp_path, case):

@@ -100,3 +100,11 @@ def test_verdict_is_stored_and_logged_and_cli(ws):
     r = subprocess.run([sys.executable, "-m", "xiaobao.cli", "--home", str(ws.home), "validity", "check", "NOPE"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no complaint with id 'NOPE'" in r.stderr
+
+
+def test_template_match_to_the_same_customers_earlier_complaint_is_a_duplicate(ws):
+    add_complaint(ws, "T1", customer_id="U7", received_at="2025-02-01T09:00:00", text="模板甲：要求全额退息")
+    add_complaint(ws, "T2", customer_id="U7", received_at="2025-02-09T09:00:00", text="完全不同的措辞但同一模板")
+    add_match(ws, "T2", "template", 0.97, "match", other_complaint_id="T1")
+    res = check_validity(ws, "T2")
+    assert res["verdict"] == "duplicate" and "complaint T1" in _by_check(res)["duplicate"]["detail"]

@@ -177,7 +177,14 @@ def pack_data(ws, complaint_id: str, now=None) -> dict:
                             "status": other.get("status") or "open", "verdict": (v or {}).get("verdict"),
                             "summary": (other.get("text") or "")[:80]})
     reasons = c.get("reasons") if isinstance(c.get("reasons"), list) else []
-    return {"complaint": c, "tags": tags, "reasons": reasons, "matches": matches, "route": route,
+    rings = []
+    if ws.db["rings"].exists():
+        for rid in c.get("rings") or []:
+            rows = list(ws.db.query("SELECT id, status, n_complaints, n_customers, first_seen_at FROM rings WHERE id = ?",
+                                    [rid]))
+            if rows:
+                rings.append(dict(rows[0]))
+    return {"complaint": c, "tags": tags, "rings": rings, "reasons": reasons, "matches": matches, "route": route,
             "validity": validity, "validity_note": validity_note, "supervision": view, "timeline": timeline,
             "history": history, "generated_at": iso(now_local())}
 

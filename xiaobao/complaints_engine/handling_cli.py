@@ -42,9 +42,18 @@ def route_command(ctx: typer.Context,
     if json_out:
         print_json(report.to_dict())
         return
-    emit([d.to_dict() for d in report.decisions], False,
-         ["complaint_id", "rule", "queue", "team", "priority", "category", "category_confidence", "tags_added"],
-         title="routing (dry run, nothing stored)" if dry_run else "routed")
+    title = "routing (dry run, nothing stored)" if dry_run else "routed"
+    if len(report.decisions) <= 50:
+        emit([d.to_dict() for d in report.decisions], False,
+             ["complaint_id", "rule", "queue", "team", "priority", "category", "category_confidence", "tags_added"],
+             title=title)
+    else:  # a big batch: one line per rule, --json has every decision
+        counts: dict = {}
+        for d in report.decisions:
+            key = (d.rule, d.queue, d.team)
+            counts[key] = counts.get(key, 0) + 1
+        emit([{"rule": r, "queue": q, "team": t, "complaints": n} for (r, q, t), n in
+              sorted(counts.items(), key=lambda kv: -kv[1])], False, title=title + " (per rule; --json for each)")
     for rule, n in report.rule_errors.items():
         console.print(f"[yellow]rule {rule}: could not be evaluated on {n} complaint(s) (treated as no match)[/yellow]")
     for p in report.problems:

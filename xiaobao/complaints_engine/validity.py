@@ -147,6 +147,18 @@ def check_validity(ws, complaint_id: str, config: str | Path | None = None, resp
             if sim >= t:
                 dups.append({"complaint_id": other["id"], "received_at": other.get("received_at"),
                              "status": other.get("status") or "open", "similarity": round(sim, 3)})
+    # screening's template links to an earlier complaint of the same customer count too
+    seen = {d["complaint_id"] for d in dups}
+    for m in matches:
+        other_id = m.get("other_complaint_id")
+        if m.get("kind") != "template" or m.get("decision") != "match" or not other_id or other_id in seen:
+            continue
+        other = records.complaints(ws, ids=[other_id])
+        if other and row.get("customer_id") and other[0].get("customer_id") == row["customer_id"] \
+                and (other[0].get("received_at") or "") <= (row.get("received_at") or ""):
+            dups.append({"complaint_id": other_id, "received_at": other[0].get("received_at"),
+                         "status": other[0].get("status") or "open",
+                         "similarity": round(float(m.get("score") or 0), 3), "via": "template match"})
     detail = ("; ".join(f"same customer {row['customer_id']}, complaint {d['complaint_id']} of {d['received_at']} "
                         f"({d['status']}), text similarity {d['similarity']}" for d in dups)
               if dups else f"no earlier complaint of this customer with text similarity >= {t}")
