@@ -418,7 +418,9 @@ class Workspace:
         """Restore the store's copy of ``space`` from the registry (caller holds the space lock)."""
         gen = self._generation(space)
         ids, vectors = self._vectors_from_registry(space)
-        self.store.rebuild(space, self.space_dim(space), gen, ids, vectors)
+        subjects = np.fromiter((r[0] for r in self.conn.execute(
+            "SELECT subject_id FROM samples WHERE space = ? ORDER BY id", (space,))), np.int64, len(ids))
+        self.store.rebuild(space, self.space_dim(space), gen, ids, vectors, subjects)
         return len(ids)
 
     def _apply_to_index(self, space: str, prev_gen: int, add=None, remove=None) -> None:

@@ -7,8 +7,8 @@ file write leaves an old generation on disk, which the next reader notices and r
 
 Exact search (``IndexIDMap2`` over ``IndexFlatIP``) is the default. Once a space holds more
 than ``approx_threshold`` vectors an IVF index (spherical k-means coarse quantiser, flat
-residual-free storage) is built instead; ``nprobe`` is chosen so that top-1 agreement with
-exact search stays at or above 0.99 on clustered data (see ``benchmarks/bench_index.py``).
+storage) is built instead, and its ``nprobe`` is tuned on the data at build time: the smallest
+value whose top-1 agrees with exact search on 99.5% of leave-one-out probes (saved in the file).
 """
 from __future__ import annotations
 
@@ -42,21 +42,60 @@ class LoadedIndex:
 
 
 def ivf_params(n: int) -> tuple[int, int]:
-    """nlist and nprobe for ``n`` vectors.
-
-    nlist ~ 4 sqrt(n) keeps lists a few hundred long; nprobe = nlist/32 (at least 16) held
-    top-1 identity agreement >= 0.99 against exact search in the index benchmark.
-    """
+    """nlist and a starting nprobe for ``n`` vectors (nlist ~ 4 sqrt(n): lists a few hundred long)."""
     nlist = max(64, int(4 * math.sqrt(max(n, 1))))
-    nprobe = max(16, nlist // 32)
-    return nlist, min(nprobe, nlist)
+    return nlist, min(16, nlist)
 
 
-def build_index(dim: int, ids: np.ndarray, vectors: np.ndarray, approx_threshold: int) -> LoadedIndex:
+NPROBE_LADDER = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+#: Top-1 agreement with exact search that the tuned nprobe must reach on held-out probes.
+TARGET_AGREEMENT = 0.995
+
+
+def tune_nprobe(index, vectors: np.ndarray, ids: np.ndarray, labels: np.ndarray | None = None,
+                probes: int = 300, seed: int = 0) -> int:
+    """The smallest nprobe whose top-1 agrees with exact search on ``TARGET_AGREEMENT`` of probes.
+
+    Probes are stored vectors searched leave-one-out (their best hit other than themselves),
+    which stands in for a new sample of a known identity. Agreement is on ``labels`` (the
+    samples' subjects) when given, as a search reports subjects; else on sample ids. Exact
+    answers come from a plain matrix product over the data, in chunks.
+    """
+    labels = ids if labels is None else np.asarray(labels)
+    label_of = dict(zip(np.asarray(ids).tolist(), labels.tolist()))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(vectors), min(probes, len(vectors)), replace=False)
+    q = np.ascontiguousarray(vectors[pick])
+    best_score = np.full(len(q), -np.inf, np.float32)
+    best_id = np.full(len(q), -1, np.int64)
+    for s in range(0, len(vectors), 100_000):
+        scores = q @ vectors[s:s + 100_000].T
+        scores[np.arange(len(q))[(pick >= s) & (pick < s + 100_000)],
+               pick[(pick >= s) & (pick < s + 100_000)] - s] = -np.inf  # leave the probe itself out
+        j = np.argmax(scores, axis=1)
+        better = scores[np.arange(len(q)), j] > best_score
+        best_score[better] = scores[np.arange(len(q)), j][better]
+        best_id[better] = ids[s + j[better]]
+    self_ids = ids[pick]
+    ivf = faiss.extract_index_ivf(index)
+    for nprobe in NPROBE_LADDER:
+        if nprobe >= ivf.nlist:
+            break
+        ivf.nprobe = nprobe
+        _, got = index.search(q, 2)
+        first = np.where(got[:, 0] == self_ids, got[:, 1], got[:, 0])
+        agree = np.mean([label_of.get(int(a)) == label_of.get(int(b)) for a, b in zip(first, best_id)])
+        if agree >= TARGET_AGREEMENT:
+            return nprobe
+    return min(ivf.nlist, NPROBE_LADDER[-1])
+
+
+def build_index(dim: int, ids: np.ndarray, vectors: np.ndarray, approx_threshold: int,
+                labels: np.ndarray | None = None) -> LoadedIndex:
     """Build the right index for the size of the data (generation is set by the caller)."""
     n = len(ids)
     if n > approx_threshold:
-        nlist, nprobe = ivf_params(n)
+        nlist, _ = ivf_params(n)
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         # Spherical k-means: centroids stay on the unit sphere like the data.
@@ -65,9 +104,10 @@ def build_index(dim: int, ids: np.ndarray, vectors: np.ndarray, approx_threshold
         train_n = min(n, nlist * 64)
         sample = vectors if train_n == n else vectors[rng.choice(n, train_n, replace=False)]
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
-        index.nprobe = nprobe
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        kind = APPROX
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+        index.nprobe = tune_nprobe(index, np.ascontiguousarray(vectors, np.float32), np.asarray(ids, np.int64), labels)
+        return LoadedIndex(index=index, generation=0, kind=APPROX)
     else:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         kind = EXACT
@@ -127,8 +167,6 @@ class FaissFiles:
             index = faiss.read_index(str(path))
         except RuntimeError:
             return None
-        if index_kind(index) == APPROX:
-            faiss.extract_index_ivf(index).nprobe = ivf_params(index.ntotal)[1]
         return LoadedIndex(index=index, generation=generation, kind=index_kind(index))
 
     def save(self, space: str, loaded: LoadedIndex) -> Path:
@@ -191,8 +229,8 @@ class FaissVectorStore(VectorStore):
         self.files.save(space, loaded)
         return True
 
-    def rebuild(self, space, dim, generation, ids, vectors) -> None:
-        loaded = build_index(dim, ids, vectors, self.approx_threshold)
+    def rebuild(self, space, dim, generation, ids, vectors, labels=None) -> None:
+        loaded = build_index(dim, ids, vectors, self.approx_threshold, labels)
         loaded.generation = generation
         self.files.save(space, loaded)
         self._cache[space] = loaded

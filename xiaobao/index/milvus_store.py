@@ -127,7 +127,7 @@ class MilvusVectorStore(VectorStore):
         self._set_meta(space, new_generation, meta["index_type"])
         return True
 
-    def rebuild(self, space, dim, generation, ids, vectors) -> None:
+    def rebuild(self, space, dim, generation, ids, vectors, labels=None) -> None:
         name = _collection_name(self.namespace, space)
         if self.client.has_collection(name):
             self.client.drop_collection(name)

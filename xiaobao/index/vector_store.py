@@ -36,8 +36,10 @@ class VectorStore(ABC):
         (the caller then rebuilds)."""
 
     @abstractmethod
-    def rebuild(self, space: str, dim: int, generation: int, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Replace the store's copy of ``space`` with exactly these rows."""
+    def rebuild(self, space: str, dim: int, generation: int, ids: np.ndarray, vectors: np.ndarray,
+                labels: np.ndarray | None = None) -> None:
+        """Replace the store's copy of ``space`` with exactly these rows (``labels``: their subjects,
+        for tuning approximate search on subject-level agreement)."""
 
     @abstractmethod
     def search(self, space: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
