@@ -110,31 +110,40 @@ def test_classifier_reads_traditional_chinese():
 
 
 def test_indexed_decision_equals_naive_loop(tmp_path):
-    rules = ["default: {queue: d}", "rules:"]
+    rules = ["default: {queue: d}", "check_tags: false", "rules:"]
     rnd = random.Random(7)
     channels = ["12378", "app", "hotline", "黑猫投诉"]
     cats = ["催收", "电销", "征信", "其他"]
-    for i in range(60):
-        kind = i % 4
-        if kind == 0:
-            when = f'channel == "{rnd.choice(channels)}" and category == "{rnd.choice(cats)}"'
-        elif kind == 1:
-            when = f'category in ["{rnd.choice(cats)}", "{rnd.choice(cats)}"] and level == "L{rnd.randint(1, 3)}"'
-        elif kind == 2:
-            when = f'"t{rnd.randint(0, 5)}" in tags or merchant == "m{rnd.randint(0, 5)}"'
-        else:
-            when = f'level == "L{rnd.randint(1, 3)}" and risk_score > {rnd.random():.2f}'
-        rules.append(f"  - {{name: r{i}, queue: q{i}, when: '{when}'}}")
+    ch, cat, lv = (lambda: rnd.choice(channels)), (lambda: rnd.choice(cats)), (lambda: f"L{rnd.randint(1, 3)}")
+    tag = lambda: f"t{rnd.randint(0, 5)}"
+    shapes = [
+        lambda: f'channel == "{ch()}" and category == "{cat()}"',
+        lambda: f'category in ["{cat()}", "{cat()}"] and level == "L{rnd.randint(1, 3)}"',
+        lambda: f'"{tag()}" in tags or merchant == "m{rnd.randint(0, 5)}"',
+        lambda: f'level == "{lv()}" and risk_score > {rnd.random():.2f}',
+        lambda: f'"{tag()}" in tags and "{tag()}" in tags and channel != "{ch()}"',
+        lambda: f'(channel == "{ch()}" or category == "{cat()}") and ("{tag()}" in tags or level == "{lv()}")',
+        lambda: f'not (channel == "{ch()}") and "催" in text',
+        lambda: f'"{ch()}" == channel and (merchant == null or risk_score < 0.3)',
+        lambda: f'(level == "{lv()}" and "{tag()}" in tags) or (channel in ["{ch()}", "{ch()}"] and category == "{cat()}")',
+    ]
+    for i in range(90):
+        rules.append(f"  - {{name: r{i}, queue: q{i}, when: '{shapes[i % len(shapes)]()}'}}")
     p = tmp_path / "r.yaml"
     p.write_text("\n".join(rules), encoding="utf-8")
     rs = routing.load_rules(p)
-    assert rs._index  # some rules are indexed
-    for _ in range(2000):
-        ctx = routing.complaint_context({"id": "x", "channel": rnd.choice(channels), "level": f"L{rnd.randint(1, 4)}",
-                                         "merchant": f"m{rnd.randint(0, 9)}",
-                                         "risk_score": rnd.choice([None, rnd.random()])},
-                                        tags=[f"t{rnd.randint(0, 9)}"], category=rnd.choice(cats))
-        assert rs.decide(ctx).name == rs.decide_naive(ctx).name
+    assert rs._index and rs._alternatives  # both paths of the index are exercised
+    hits = set()
+    for _ in range(3000):
+        ctx = routing.complaint_context(
+            {"id": "x", "channel": rnd.choice(channels + [None]), "level": rnd.choice(["L1", "L2", "L3", "L4", None]),
+             "merchant": rnd.choice([f"m{rnd.randint(0, 9)}", None]), "text": rnd.choice(["暴力催收", "你好", ""]),
+             "risk_score": rnd.choice([None, rnd.random()])},
+            tags=rnd.sample([f"t{k}" for k in range(9)], rnd.randint(0, 3)), category=rnd.choice(cats + [None]))
+        fast, naive = rs.decide(ctx).name, rs.decide_naive(ctx).name
+        assert fast == naive, ctx
+        hits.add(fast)
+    assert len(hits) > 30  # many different rules won, not just the default
 
 
 @pytest.mark.parametrize("body,expected", [

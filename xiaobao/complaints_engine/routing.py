@@ -16,10 +16,10 @@ expression is parsed and type-checked against those fields when the file is load
 that fails on one complaint at run time (e.g. ``risk_score > 0.5`` on an unscreened
 complaint whose score is null) does not match it and is counted in the report.
 
-Speed: each rule's top-level ``field == "text"`` / ``field in [...]`` conjuncts are
-necessary conditions, so rules are indexed by them (a bitset per field value); for a
-complaint only the rules whose guards all hold are evaluated, in file order, so the first
-match is exactly the one a plain loop over all rules finds (:meth:`RuleSet.decide_naive`, kept for checks
+Speed: a rule's text equalities and list memberships (joined by ``and``, or alternatives
+of them joined by ``or``) are necessary conditions, so rules are indexed by them (bitsets
+per field value); for a complaint only the rules that pass are evaluated, in file order,
+so the first match is exactly the one a plain loop over all rules finds (:meth:`RuleSet.decide_naive`, kept for checks
 and the benchmark).
 """
 from __future__ import annotations
@@ -117,40 +117,65 @@ class RuleSet:
 
     # -- guard index -------------------------------------------------------------------
     def _build_index(self) -> None:
-        """Per field, a bitset of the rules each value lets through.
+        """Bitsets of the rules each field value lets through, to skip rules that cannot match.
 
-        A rule's guards are its top-level ``field == "text"`` / ``field in ["text", ...]``
-        conjuncts; a rule is a candidate for a complaint only if every guard holds, which the
-        AND of the per-field bitsets gives in a few integer operations.
+        A rule's necessary condition (:func:`_necessary`) is read from its expression: text
+        equalities (``channel == "12378"``, ``category in [...]``) and list memberships
+        (``"疑似代理投诉" in tags``) joined by ``and``; an ``or`` of such conditions is kept as
+        alternatives. Single-alternative rules go into per-field bitsets, ANDed per
+        complaint; rules with alternatives are checked in plain Python. The filter only ever
+        lets through more rules than can match, never fewer, and rule-engine decides.
         """
         every = (1 << len(self.rules)) - 1
-        fields: dict[str, dict] = {}
+        tables: dict[str, dict] = {}
         guarded_on: dict[str, int] = {}
+        self._alternatives: dict[int, list] = {}
         for i, rule in enumerate(self.rules):
-            for name, values in _guards_of(rule.compiled.statement.expression):
+            alts = _necessary(rule.compiled.statement.expression)
+            if not alts:
+                continue
+            if len(alts) > 1:
+                self._alternatives[i] = alts
+                continue
+            for kind, name, values in alts[0]:
                 guarded_on[name] = guarded_on.get(name, 0) | (1 << i)
-                table = fields.setdefault(name, {})
+                table = tables.setdefault(name, {})
                 for v in values:
                     table[v] = table.get(v, 0) | (1 << i)
-        # for each field: rules with no guard on it pass whatever the value; the others need theirs
-        self._index = tuple((name, every & ~guarded_on[name], table) for name, table in fields.items())
+        self._index = tuple((name, every & ~guarded_on[name], table, FIELDS.get(name) is not None
+                             and FIELDS[name].name == "ARRAY") for name, table in tables.items())
+        alt_fields = {name for alts in self._alternatives.values() for alt in alts for _, name, _ in alt}
+        self._key_fields = tuple(dict.fromkeys([name for name, *_ in self._index] + sorted(alt_fields)))
         self._every = every
         self._cache: dict[tuple, tuple[int, ...]] = {}
 
     def _candidates(self, ctx: dict) -> tuple[int, ...]:
-        key = tuple(ctx.get(name) for name, _, _ in self._index)
-        got = self._cache.get(key)
+        try:
+            key = tuple(ctx.get(name) for name in self._key_fields)
+            got = self._cache.get(key)
+        except TypeError:  # an unhashable value (e.g. a list): no caching for this one
+            key, got = None, None
         if got is None:
             mask = self._every
-            for (name, free, table), value in zip(self._index, key):
-                mask &= free | table.get(value, 0) if isinstance(value, str) else free
+            for name, free, table, is_array in self._index:
+                value = ctx.get(name)
+                allowed = 0
+                if is_array and isinstance(value, (tuple, list)):
+                    for v in value:
+                        allowed |= table.get(v, 0) if isinstance(v, str) else 0
+                elif isinstance(value, str):
+                    allowed = table.get(value, 0)
+                mask &= free | allowed
+            for i, alts in self._alternatives.items():
+                if not any(all(_atom_holds(a, ctx) for a in alt) for alt in alts):
+                    mask &= ~(1 << i)
             got = []
             while mask:
                 low = mask & -mask
                 got.append(low.bit_length() - 1)
                 mask ^= low
             got = tuple(got)
-            if len(self._cache) < 200_000:
+            if key is not None and len(self._cache) < 200_000:
                 self._cache[key] = got
         return got
 
@@ -177,26 +202,60 @@ class RuleSet:
         return self.default
 
 
-def _guards_of(expr) -> list[tuple[str, tuple[str, ...]]]:
-    """Top-level conjuncts ``field == "text"`` or ``field in ["text", ...]`` of an expression.
+_MAX_ALTERNATIVES = 8
 
-    Only text literals: numeric literals are Decimals in rule-engine and would not compare
-    equal to the float in a context by dictionary lookup.
-    """
+
+def _atom(expr):
+    """('eq', field, values) for ``field == "x"`` / ``field in ["x", ...]``; ('has', field, (x,))
+    for ``"x" in field`` on a list field; else None. Text literals only (numbers are Decimals
+    in rule-engine and would not compare equal to a float by dictionary lookup)."""
     from rule_engine import ast
 
-    if isinstance(expr, ast.LogicExpression) and expr.type == "and":
-        return _guards_of(expr.left) + _guards_of(expr.right)
     if isinstance(expr, ast.ComparisonExpression) and expr.type == "eq":
         for sym, lit in ((expr.left, expr.right), (expr.right, expr.left)):
             if isinstance(sym, ast.SymbolExpression) and isinstance(lit, ast.StringExpression) and sym.scope is None:
-                return [(sym.name, (lit.value,))]
-    if isinstance(expr, ast.ContainsExpression) and isinstance(expr.member, ast.SymbolExpression) \
-            and isinstance(expr.container, ast.ArrayExpression) and expr.member.scope is None:
-        items = expr.container.value
-        if items and all(isinstance(x, ast.StringExpression) for x in items):
-            return [(expr.member.name, tuple(x.value for x in items))]
-    return []
+                return ("eq", sym.name, (lit.value,))
+    if isinstance(expr, ast.ContainsExpression):
+        member, container = expr.member, expr.container
+        if isinstance(member, ast.SymbolExpression) and member.scope is None \
+                and isinstance(container, ast.ArrayExpression) and container.value \
+                and all(isinstance(x, ast.StringExpression) for x in container.value):
+            return ("eq", member.name, tuple(x.value for x in container.value))
+        if isinstance(member, ast.StringExpression) and isinstance(container, ast.SymbolExpression) \
+                and container.scope is None and FIELDS.get(container.name) is not None \
+                and FIELDS[container.name].name == "ARRAY":
+            return ("has", container.name, (member.value,))
+    return None
+
+
+def _necessary(expr):
+    """A necessary condition of a rule: a list of alternatives, each a list of atoms that
+    must all hold; [] when nothing cheap can be said."""
+    from rule_engine import ast
+
+    if isinstance(expr, ast.LogicExpression):
+        left, right = _necessary(expr.left), _necessary(expr.right)
+        if expr.type == "and":
+            if not left or not right:
+                return left or right
+            if len(left) == 1 and len(right) == 1:
+                return [left[0] + right[0]]
+            return left if len(left) <= len(right) else right  # a weaker condition is still necessary
+        if expr.type == "or":
+            if not left or not right or len(left) + len(right) > _MAX_ALTERNATIVES:
+                return []
+            return left + right
+        return []
+    atom = _atom(expr)
+    return [[atom]] if atom else []
+
+
+def _atom_holds(atom, ctx: dict) -> bool:
+    kind, name, values = atom
+    value = ctx.get(name)
+    if kind == "eq":
+        return isinstance(value, str) and value in values
+    return isinstance(value, (tuple, list)) and values[0] in value
 
 
 # -- loading and checking -------------------------------------------------------------------
