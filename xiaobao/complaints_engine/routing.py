@@ -117,41 +117,37 @@ class RuleSet:
 
     # -- guard index -------------------------------------------------------------------
     def _build_index(self) -> None:
-        """Bitsets of the rules each field value lets through, to skip rules that cannot match.
+        """Bitsets of the rule clauses each field value lets through, to skip rules that cannot match.
 
         A rule's necessary condition (:func:`_necessary`) is read from its expression: text
         equalities (``channel == "12378"``, ``category in [...]``) and list memberships
-        (``"疑似代理投诉" in tags``) joined by ``and``; an ``or`` of such conditions is kept as
-        alternatives. Single-alternative rules go into per-field bitsets, ANDed per
-        complaint; rules with alternatives are checked in plain Python. The filter only ever
-        lets through more rules than can match, never fewer, and rule-engine decides.
+        (``"疑似代理投诉" in tags``) joined by ``and``; an ``or`` of such conditions gives one
+        clause per alternative. Per complaint, the clause bitsets of each field are ANDed and
+        a rule is a candidate when any of its clauses passes. The filter only ever lets
+        through more rules than can match, never fewer, and rule-engine decides.
         """
-        every = (1 << len(self.rules)) - 1
+        clauses: list[tuple[int, list]] = []
+        for i, rule in enumerate(self.rules):
+            for alt in (_necessary(rule.compiled.statement.expression) or [[]]):
+                clauses.append((i, alt))
+        every = (1 << len(clauses)) - 1
         tables: dict[str, dict] = {}
         guarded_on: dict[str, int] = {}
-        self._alternatives: dict[int, list] = {}
-        for i, rule in enumerate(self.rules):
-            alts = _necessary(rule.compiled.statement.expression)
-            if not alts:
-                continue
-            if len(alts) > 1:
-                self._alternatives[i] = alts
-                continue
-            for kind, name, values in alts[0]:
-                guarded_on[name] = guarded_on.get(name, 0) | (1 << i)
+        for j, (_, atoms) in enumerate(clauses):
+            for kind, name, values in atoms:
+                guarded_on[name] = guarded_on.get(name, 0) | (1 << j)
                 table = tables.setdefault(name, {})
                 for v in values:
-                    table[v] = table.get(v, 0) | (1 << i)
+                    table[v] = table.get(v, 0) | (1 << j)
         self._index = tuple((name, every & ~guarded_on[name], table, FIELDS.get(name) is not None
                              and FIELDS[name].name == "ARRAY") for name, table in tables.items())
-        alt_fields = {name for alts in self._alternatives.values() for alt in alts for _, name, _ in alt}
-        self._key_fields = tuple(dict.fromkeys([name for name, *_ in self._index] + sorted(alt_fields)))
+        self._owner = tuple(i for i, _ in clauses)
         self._every = every
         self._cache: dict[tuple, tuple[int, ...]] = {}
 
     def _candidates(self, ctx: dict) -> tuple[int, ...]:
         try:
-            key = tuple(ctx.get(name) for name in self._key_fields)
+            key = tuple(ctx.get(name) for name, *_ in self._index)
             got = self._cache.get(key)
         except TypeError:  # an unhashable value (e.g. a list): no caching for this one
             key, got = None, None
@@ -162,19 +158,20 @@ class RuleSet:
                 allowed = 0
                 if is_array and isinstance(value, (tuple, list)):
                     for v in value:
-                        allowed |= table.get(v, 0) if isinstance(v, str) else 0
+                        if isinstance(v, str):
+                            allowed |= table.get(v, 0)
                 elif isinstance(value, str):
                     allowed = table.get(value, 0)
                 mask &= free | allowed
-            for i, alts in self._alternatives.items():
-                if not any(all(_atom_holds(a, ctx) for a in alt) for alt in alts):
-                    mask &= ~(1 << i)
-            got = []
+            owner, out, last = self._owner, [], -1
             while mask:
                 low = mask & -mask
-                got.append(low.bit_length() - 1)
+                i = owner[low.bit_length() - 1]
+                if i != last:
+                    out.append(i)
+                    last = i
                 mask ^= low
-            got = tuple(got)
+            got = tuple(out)
             if key is not None and len(self._cache) < 200_000:
                 self._cache[key] = got
         return got
@@ -230,7 +227,7 @@ def _atom(expr):
 
 def _necessary(expr):
     """A necessary condition of a rule: a list of alternatives, each a list of atoms that
-    must all hold; [] when nothing cheap can be said."""
+    must all hold; [] when nothing cheap can be said (the rule is always evaluated)."""
     from rule_engine import ast
 
     if isinstance(expr, ast.LogicExpression):
@@ -248,14 +245,6 @@ def _necessary(expr):
         return []
     atom = _atom(expr)
     return [[atom]] if atom else []
-
-
-def _atom_holds(atom, ctx: dict) -> bool:
-    kind, name, values = atom
-    value = ctx.get(name)
-    if kind == "eq":
-        return isinstance(value, str) and value in values
-    return isinstance(value, (tuple, list)) and values[0] in value
 
 
 # -- loading and checking -------------------------------------------------------------------
