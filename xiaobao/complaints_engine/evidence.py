@@ -21,7 +21,7 @@ from xiaobao.errors import UserError
 from xiaobao.complaints_engine import records
 from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local
 from xiaobao.complaints_engine.routing import latest_route
-from xiaobao.complaints_engine.validity import check_validity, latest_validity
+from xiaobao.complaints_engine.validity import VERDICT_LABELS, check_validity, latest_validity
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FORMATS = ("html", "md")
@@ -34,6 +34,7 @@ def _env() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda v: "" if v is None else f"{float(v):.3f}"
     env.filters["seconds"] = _fmt_seconds
+    env.filters["verdict_label"] = lambda v: VERDICT_LABELS.get(v, "")
     env.filters["dash"] = lambda v: "—" if v is None or v == "" else v
     env.filters["md"] = lambda v: "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
     return env

@@ -31,6 +31,8 @@ DATA = Path(__file__).resolve().parent / "data"
 OUTCOMES = ("ours", "partner_merchant", "collection_agency", "outside_remit")
 #: verdicts from most to least serious
 VERDICTS = ("duplicate", "outside_remit", "proxy_suspected", "pending_documents", "valid")
+VERDICT_LABELS = {"duplicate": "重复投诉", "outside_remit": "非本机构职责范围", "proxy_suspected": "疑似代理投诉",
+                  "pending_documents": "待补充材料", "valid": "有效投诉"}
 
 
 @dataclass(frozen=True)
