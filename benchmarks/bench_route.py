@@ -39,7 +39,7 @@ TAGS = ["监管投诉", "疑似代理投诉", "重复投诉", "人工复核", "�
 
 
 def make_rules(n: int, rnd: random.Random) -> str:
-    out = ["default: {queue: general, team: 客服中心, priority: P3}", "check_tags: false", "rules:"]
+    out = ["default: {queue: general, team: 客服中心, priority: P3}", "rules:"]
     for i in range(n):
         k = i % 8
         if k == 0:

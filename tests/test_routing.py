@@ -110,7 +110,7 @@ def test_classifier_reads_traditional_chinese():
 
 
 def test_indexed_decision_equals_naive_loop(tmp_path):
-    rules = ["default: {queue: d}", "check_tags: false", "rules:"]
+    rules = ["default: {queue: d}", "rules:"]
     rnd = random.Random(7)
     channels = ["12378", "app", "hotline", "黑猫投诉"]
     cats = ["催收", "电销", "征信", "其他"]
@@ -165,6 +165,12 @@ def test_rules_check_names_the_bad_rule_and_why(tmp_path, body, expected):
     assert rs is None and any(expected in pr for pr in problems), problems
     with pytest.raises(InputError, match=str(p.name)):
         routing.load_rules(p)
+
+
+def test_unknown_top_level_key(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("default: {queue: d}\nrules: []\nrule: []\n", encoding="utf-8")
+    assert routing.check_rules(p)[0] == ["unknown top-level key(s) rule (allowed: default, priorities, rules)"]
 
 
 def test_shipped_rules_file_is_valid():

@@ -228,3 +228,17 @@ def test_a_deadline_running_into_an_unpublished_year_is_reported_not_fatal(ws):
     from xiaobao.complaints_engine.cases import list_cases
     assert [r.get("problem", "")[:30] for r in list_cases(ws, now="2026-12-20T09:00:00")] == [
         "", "no holiday arrangement for 202"]
+
+
+def test_cli_sla_check(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "xiaobao.cli", *a], capture_output=True, text=True, timeout=120)
+    r = run("sla", "check", str(sla.DEFAULT_POLICY_FILE), "--json")
+    assert r.returncode == 0, r.stderr
+    pol = {p["policy"]: p for p in json.loads(r.stdout)["policies"]}
+    assert pol["regulator"]["targets"] == "first_response 1d, decision 15d +15+30"
+    assert pol["cfpb-style"]["targets"] == "first_response 15d, decision 60d"
+    bad = tmp_path / "sla.yaml"
+    bad.write_text(sla.DEFAULT_POLICY_FILE.read_text("utf-8").replace(
+        "    basis: calendar_days\n    roll_over_holiday: true", "    basis: lunar\n    roll_over_holiday: true", 1), "utf-8")
+    r = run("sla", "check", str(bad))
+    assert r.returncode == 2 and "policy 'regulator': basis 'lunar'" in r.stderr and "Traceback" not in r.stderr

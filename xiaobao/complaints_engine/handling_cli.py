@@ -78,6 +78,20 @@ def rules_check(file: Path, json_out: bool = _JSON) -> None:
         raise InputError(file, problems[0] + (f" ({len(problems)} problems in all)" if len(problems) > 1 else ""))
 
 
+@sla_app.command("check")
+def sla_check(file: Path, json_out: bool = _JSON) -> None:
+    """Check an SLA policy file (and its holiday supplement). Example: xiaobao sla check sla.yaml"""
+    ps = sla.load_policies(file)
+    rows = [{"policy": p.name, "basis": p.basis, "channels": ", ".join(p.channels),
+             "targets": ", ".join(f"{t.name} {t.days}d" + (f" +{'+'.join(str(e.days) for e in t.extensions)}"
+                                                          if t.extensions else "") for t in p.targets.values()),
+             "required_actions": ", ".join(p.required_actions)} for p in ps.policies.values()]
+    if json_out:
+        print_json({"file": str(file), "ok": True, "policies": rows})
+    else:
+        emit(rows, False, title=f"{file}: {len(rows)} policies OK")
+
+
 @sla_app.command("tick")
 def sla_tick(ctx: typer.Context, now: Optional[str] = _NOW, policies: Optional[Path] = _POLICIES,
              json_out: bool = _JSON) -> None:

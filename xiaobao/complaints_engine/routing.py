@@ -274,6 +274,9 @@ def check_rules(path: str | Path) -> tuple[list[str], RuleSet | None]:
         return [f"not valid YAML: {str(exc).splitlines()[0]}"], None
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         return ["expected a mapping with a 'rules' list (and optionally 'default', 'priorities')"], None
+    stray = set(doc) - {"default", "rules", "priorities"}
+    if stray:
+        return [f"unknown top-level key(s) {', '.join(sorted(map(str, stray)))} (allowed: default, priorities, rules)"], None
     priorities = tuple(doc.get("priorities") or DEFAULT_PRIORITIES)
     ctx, runtime = _context(), _runtime_context()
     problems: list[str] = []
