@@ -151,8 +151,17 @@ def test_markdown_pack(tmp_path, case):
 def test_missing_crop_file_and_bad_format(tmp_path, case):
     ws, _ = case
     add_match(ws, "C-2025-001", "face", 0.7, "possible", evidence={"face_crop": "gone/nothing.png"})
+    # a face-search evidence manifest: crop names relative to its folder, with frame times
+    folder = tmp_path / "face-evidence"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "call_face0_00012.40s.jpg"), np.full((30, 30, 3), 90, np.uint8))
+    add_match(ws, "C-2025-001", "face", 0.81, "match", evidence={
+        "dir": str(folder), "crops": [{"crop": "call_face0_00012.40s.jpg", "time_s": 12.4, "frame": 310}]})
     data = pack_data(ws, "C-2025-001")
     assert data["matches"][-1]["crops"][0]["problem"] == "file not found"
+    manifest_match = next(m for m in data["matches"] if m["score"] == 0.81)
+    assert manifest_match["crops"][0]["data_uri"].startswith("data:image/jpeg;base64,")
+    assert manifest_match["time_ranges"] == [(12.4, 12.4)]
     with pytest.raises(UserError, match="--format must be one of html, md"):
         write_evidence_pack(ws, "C-2025-001", tmp_path / "o", "pdf")
     r = subprocess.run([sys.executable, "-m", "xiaobao.cli", "--home", str(ws.home), "evidence", "NOPE", "--out",

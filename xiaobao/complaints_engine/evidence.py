@@ -51,6 +51,10 @@ def _fmt_seconds(v) -> str:
 
 def _time_ranges(ev: dict) -> list[tuple]:
     out = []
+    # a face-evidence manifest: crops with the time of their frame
+    for item in ev.get("crops") or []:
+        if isinstance(item, dict) and isinstance(item.get("time_s"), (int, float)):
+            out.append((item["time_s"], item["time_s"]))
     for key in ("time_range", "time_ranges", "segments", "ranges"):
         val = ev.get(key)
         if isinstance(val, (list, tuple)) and len(val) == 2 and all(isinstance(x, (int, float)) for x in val):
@@ -73,7 +77,11 @@ def _crops(ev: dict, base: Path | None) -> list[dict]:
         if isinstance(val, str):
             paths.append(val)
         elif isinstance(val, list):
-            paths += [v if isinstance(v, str) else (v or {}).get("path") for v in val]
+            paths += [v if isinstance(v, str) else ((v or {}).get("path") or (v or {}).get("crop")) for v in val]
+    # relative crop names are relative to the evidence folder when the evidence names one
+    folder = ev.get("dir") or ev.get("evidence_dir")
+    if folder:
+        base = Path(folder)
     out = []
     for p in filter(None, paths):
         path = Path(p)
