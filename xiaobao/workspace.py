@@ -68,6 +68,8 @@ class Workspace:
             else os.environ.get("XIAOBAO_APPROX_THRESHOLD", DEFAULT_APPROX_THRESHOLD)
         )
         self.command = command or "library"
+        self._owners: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._subjects_cache: tuple | None = None
         self._create_folder()
         self.db_path = self.home / "registry.db"
         if not self.db_path.exists():
@@ -548,7 +550,7 @@ class Workspace:
             pending = np.arange(len(q))
             while len(pending):
                 scores, ids = self.store.search(space, q[pending], fetch)
-                subjects = self._subjects_of(ids[ids >= 0])
+                subjects = self._subjects_of(space, ids[ids >= 0])
                 retry = []
                 for row, qi in enumerate(pending):
                     hits = self._assemble(space, scores[row], ids[row], subjects, k, collapse, kinds,
@@ -566,16 +568,35 @@ class Workspace:
                                 "top": [[m.subject_id, round(m.score, 4)] for r in results for m in r[:1]][:50]})
         return results
 
-    def _subjects_of(self, sample_ids: np.ndarray) -> dict[int, tuple[int, str, str]]:
-        ids = sorted({int(i) for i in sample_ids})
-        out: dict[int, tuple[int, str, str]] = {}
-        for start in range(0, len(ids), 900):
-            chunk = ids[start:start + 900]
-            for sid, subj, name, kind in self.conn.execute(
-                    f"SELECT s.id, s.subject_id, j.name, j.kind FROM samples s JOIN subjects j ON j.id = s.subject_id "
-                    f"WHERE s.id IN ({','.join('?' * len(chunk))})", chunk):
-                out[sid] = (subj, name, kind)
-        return out
+    def _sample_owners(self, space: str) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted sample ids of a space and their subjects, cached per registry generation."""
+        gen = self._generation(space)
+        cached = self._owners.get(space)
+        if cached is None or cached[0] != gen:
+            rows = self.conn.execute("SELECT id, subject_id FROM samples WHERE space = ? ORDER BY id", (space,)).fetchall()
+            arr = np.asarray(rows, np.int64).reshape(-1, 2)
+            cached = (gen, arr[:, 0].copy(), arr[:, 1].copy())
+            self._owners[space] = cached
+        return cached[1], cached[2]
+
+    def _subject_info(self) -> dict[int, tuple[str, str]]:
+        """Name and kind of every subject, cached until a subject is added, changed or removed."""
+        stamp = self.conn.execute("SELECT COUNT(*), MAX(id), MAX(updated_at) FROM subjects").fetchone()
+        if self._subjects_cache is None or self._subjects_cache[0] != stamp:
+            info = {sid: (name, kind) for sid, name, kind in self.conn.execute("SELECT id, name, kind FROM subjects")}
+            self._subjects_cache = (stamp, info)
+        return self._subjects_cache[1]
+
+    def _subjects_of(self, space: str, sample_ids: np.ndarray) -> dict[int, tuple[int, str, str]]:
+        ids, owners = self._sample_owners(space)
+        uniq = np.unique(sample_ids)
+        if not len(ids) or not len(uniq):
+            return {}
+        pos = np.clip(np.searchsorted(ids, uniq), 0, len(ids) - 1)
+        found = ids[pos] == uniq  # a hit deleted since the index was read has no owner
+        info = self._subject_info()
+        return {int(sid): (int(subj), *info[int(subj)]) for sid, subj in zip(uniq[found], owners[pos[found]])
+                if int(subj) in info}
 
     @staticmethod
     def _assemble(space, scores, ids, subjects, k, collapse, kinds, exclude_kinds, match_t, possible_t) -> list[Match]:
