@@ -127,6 +127,15 @@ def test_descriptors_same_person_across_gray_flip_webp_and_not_across_people(emb
     assert _cos(v[0], v[4]) < 0.91  # below the "possible" default
 
 
+def test_dark_photo_is_found_relit_and_not_called_blurred(emb, photos):
+    rng = np.random.default_rng(0)
+    dark = np.clip(astronaut().astype(np.float32) * 0.06 + rng.normal(0, 2, astronaut().shape), 0, 255).astype(np.uint8)
+    faces = emb.faces(Frame(0, 0.0, dark))
+    assert len(faces) == 1 and faces[0].quality.ok, faces and faces[0].quality.reasons
+    assert faces[0].chip.mean() > 3 * dark.mean()  # the chip the network saw was brightened
+    assert _cos(faces[0].vector, emb.embed([photos["astro"]])[0]) > 0.93
+
+
 def test_no_face_is_an_input_error_for_embed(emb, photos):
     with pytest.raises(InputError, match="empty.png: no face found"):
         emb.embed([photos["empty"]])

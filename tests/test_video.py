@@ -48,6 +48,11 @@ def test_sampling_keeps_rate_cap_and_timestamps(clips):
     assert len(list(sample_frames(clips["call"], fps=0))) == 150
 
 
+def test_frame_cap_is_reported(clips, emb):
+    capped = analyse_file(clips["call"], emb, fps=2, max_frames=3)
+    assert capped.frames_sampled == 3 and capped.truncated
+
+
 @pytest.mark.parametrize("ext,fourcc", [("avi", "MJPG"), ("mkv", "XVID"), ("mov", "mp4v"), ("webm", "VP80")])
 def test_containers_decode(tmp_path, ext, fourcc):
     frames, _ = scene(1.0, 10.0)

@@ -61,14 +61,16 @@ def analyse_file(path, embedder: DlibFaceEmbedder | None = None, fps: float = DE
     per_frame = []
     n = 0
     gray = True
+    last_index = -1
     for frame in sample_frames(p, fps=fps, max_frames=max_frames):
         n += 1
         gray = gray and frame.grayscale
+        last_index = frame.index
         per_frame.append(emb.faces(frame, thorough=False))
         if on_frame:
             on_frame(n)
-    last_t = per_frame and max((f[0].time_s for f in per_frame if f), default=0.0)
-    truncated = bool(max_frames and n >= max_frames and info.frame_count and
-                     info.frame_count > (n * max(1.0, info.fps / fps) if fps and fps > 0 else n))
-    return FileFaces(str(p), kind, file_sha256(p), build_tracks(per_frame), n, info.duration_s or float(last_t or 0.0),
-                     info.fps, truncated, gray)
+    step = max(1.0, info.fps / fps) if fps and fps > 0 else 1.0
+    # the cap stopped us if another sample was due before the end of the file
+    truncated = bool(max_frames and n >= max_frames and info.frame_count and last_index + step < info.frame_count)
+    return FileFaces(str(p), kind, file_sha256(p), build_tracks(per_frame), n, info.duration_s, info.fps,
+                     truncated, gray)

@@ -5,7 +5,8 @@ were trained with, so they give the best embeddings. HOG's smallest face is abou
 small faces need upsampling (``upsample=1`` doubles the image, finding ~40 px faces).
 HOG also misses faces that fill a tight portrait (an ID photo, a 92x112 crop): the sliding
 window needs some margin around the head, so for still photos a second pass runs on the image
-padded by replicating its borders. When HOG still finds nothing, the Haar cascade shipped with
+padded by replicating its borders, then one on a contrast-equalised (CLAHE) copy for dark or
+washed-out photos. When HOG still finds nothing, the Haar cascade shipped with
 OpenCV (``cv2.data.haarcascades``) is tried: it is less precise but finds dark, small and
 slightly turned faces that HOG misses; its boxes are mapped onto HOG's framing so the landmark
 model sees what it expects.
@@ -103,7 +104,7 @@ def _haar_path() -> Path:
     return p
 
 
-METHODS = ("hog", "hog-padded", "haar")
+METHODS = ("hog", "hog-padded", "hog-equalized", "haar")
 
 
 class FaceDetector:
@@ -112,7 +113,7 @@ class FaceDetector:
     ``upsample``: HOG pyramid upsampling for video frames (``None``: 1 for frames whose short
     side is at most 480 px, else 0). Still photos (``thorough=True``) always try both 0 and 1
     and merge. ``methods`` are the passes, tried in order until one finds a face: ``"hog"``,
-    ``"hog-padded"`` (still photos only) and ``"haar"`` (the fallback).
+    ``"hog-padded"`` and ``"hog-equalized"`` (still photos only) and ``"haar"`` (the fallback).
     """
 
     def __init__(self, upsample: int | None = None, methods: tuple[str, ...] = METHODS):
@@ -123,6 +124,7 @@ class FaceDetector:
         self.methods = tuple(methods)
         self._hog = dlib.get_frontal_face_detector()
         self._haar = None
+        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
 
     # --- public -------------------------------------------------------------------------
     def detect(self, rgb: np.ndarray, thorough: bool = True) -> list[FaceBox]:
@@ -157,6 +159,14 @@ class FaceDetector:
             found = self._padded_hog(gray)
             if found:
                 return found
+        if thorough and "hog-equalized" in self.methods:
+            # dark or flat photos: local contrast equalisation restores the gradients HOG reads
+            eq = self._clahe.apply(gray)
+            found = _nms(self._hog_pass(eq, 0, "hog-equalized") + self._hog_pass(eq, 1, "hog-equalized"))
+            if not found:
+                found = self._padded_hog(eq, method="hog-equalized")
+            if found:
+                return found
         if "haar" in self.methods:
             return self._haar_pass(gray, padded=thorough)
         return []
@@ -165,12 +175,12 @@ class FaceDetector:
         rects, scores, _ = self._hog.run(gray, upsample, 0.0)
         return [FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(s), method) for r, s in zip(rects, scores)]
 
-    def _padded_hog(self, gray: np.ndarray) -> list[FaceBox]:
+    def _padded_hog(self, gray: np.ndarray, method: str = "hog-padded") -> list[FaceBox]:
         # a tight portrait leaves the HOG window no margin: give it one by replicating the border
         pad = int(round(max(gray.shape) * PAD_FRACTION))
         padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         for up in (0, 1):
-            found = _nms(self._hog_pass(padded, up, method="hog-padded"))
+            found = _nms(self._hog_pass(padded, up, method=method))
             if found:
                 return [_shifted(b, -pad) for b in found]
         return []
