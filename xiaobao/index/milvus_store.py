@@ -87,6 +87,8 @@ class MilvusVectorStore(VectorStore):
         schema.add_field("space", self._DataType.VARCHAR, is_primary=True, max_length=512)
         schema.add_field("generation", self._DataType.INT64)
         schema.add_field("index_type", self._DataType.VARCHAR, max_length=64)
+        # kept here because count(*) is a full scan on Milvus Lite
+        schema.add_field("count", self._DataType.INT64)
         schema.add_field("v", self._DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
         index = self.client.prepare_index_params()
         index.add_index(field_name="v", index_type="FLAT", metric_type="L2")
@@ -94,12 +96,12 @@ class MilvusVectorStore(VectorStore):
         self._loaded.add(self.meta)
 
     def _meta(self, space: str) -> dict | None:
-        rows = self.client.get(self.meta, ids=[space], output_fields=["generation", "index_type"])
+        rows = self.client.get(self.meta, ids=[space], output_fields=["generation", "index_type", "count"])
         return rows[0] if rows else None
 
-    def _set_meta(self, space: str, generation: int, index_type: str) -> None:
-        self.client.upsert(self.meta, [{"space": space, "generation": int(generation),
-                                        "index_type": index_type, "v": [0.0, 0.0]}])
+    def _set_meta(self, space: str, generation: int, index_type: str, count: int) -> None:
+        self.client.upsert(self.meta, [{"space": space, "generation": int(generation), "index_type": index_type,
+                                        "count": int(count), "v": [0.0, 0.0]}])
 
     # ------------------------------------------------------------------ interface
     def has(self, space: str, generation: int) -> bool:
@@ -117,14 +119,17 @@ class MilvusVectorStore(VectorStore):
         name = _collection_name(self.namespace, space)
         if not meta or int(meta["generation"]) != prev_generation or not self._load(name):
             return False
+        count = int(meta["count"])
         if add is not None:
-            if meta["index_type"] == "FLAT" and self.count(space) + len(add[0]) > self.approx_threshold:
+            if meta["index_type"] == "FLAT" and count + len(add[0]) > self.approx_threshold:
                 return False  # grows past the exact range: rebuild with an IVF index
             self._insert(name, add[0], add[1])
+            count += len(add[0])
         if remove is not None and len(remove):
             for s in range(0, len(remove), _BATCH):
                 self.client.delete(name, ids=[int(i) for i in remove[s:s + _BATCH]])
-        self._set_meta(space, new_generation, meta["index_type"])
+            count -= len(remove)  # the registry only removes ids it holds, and so do we
+        self._set_meta(space, new_generation, meta["index_type"], count)
         return True
 
     def rebuild(self, space, dim, generation, ids, vectors, labels=None) -> None:
@@ -147,7 +152,7 @@ class MilvusVectorStore(VectorStore):
         self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
         self._loaded.add(name)
         self._insert(name, np.asarray(ids, np.int64), np.asarray(vectors, np.float32))
-        self._set_meta(space, generation, index_type)
+        self._set_meta(space, generation, index_type, len(ids))
 
     def search(self, space, queries, k):
         name = _collection_name(self.namespace, space)
@@ -155,7 +160,7 @@ class MilvusVectorStore(VectorStore):
         meta = self._meta(space) or {}
         params: dict = {"metric_type": "COSINE"}
         if meta.get("index_type") == "IVF_FLAT":
-            params["params"] = {"nprobe": ivf_params(self.count(space))[1]}
+            params["params"] = {"nprobe": ivf_params(int(meta["count"]))[1]}
         scores = np.full((n, k), -np.inf, np.float32)
         ids = np.full((n, k), -1, np.int64)
         res = self.client.search(name, data=np.asarray(queries, np.float32).tolist(), limit=int(k),
@@ -167,11 +172,8 @@ class MilvusVectorStore(VectorStore):
         return scores, ids
 
     def count(self, space) -> int:
-        name = _collection_name(self.namespace, space)
-        if not self._load(name):
-            return 0
-        rows = self.client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
-        return int(rows[0]["count(*)"])
+        meta = self._meta(space)
+        return int(meta["count"]) if meta and self._load(_collection_name(self.namespace, space)) else 0
 
     def ids(self, space) -> np.ndarray:
         name = _collection_name(self.namespace, space)
