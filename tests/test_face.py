@@ -136,6 +136,18 @@ def test_dark_photo_is_found_relit_and_not_called_blurred(emb, photos):
     assert _cos(faces[0].vector, emb.embed([photos["astro"]])[0]) > 0.93
 
 
+@pytest.mark.parametrize("angle", [70, -100, 180])
+def test_tilted_and_sideways_photos_are_found_and_aligned(emb, photos, angle):
+    a = astronaut()
+    h, w = a.shape[:2]
+    turned = cv2.warpAffine(a, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REPLICATE)
+    assert FaceDetector(methods=("hog", "hog-padded")).detect(turned) == []  # beyond HOG's own tolerance
+    faces = emb.faces(Frame(0, 0.0, turned))
+    assert len(faces) == 1 and faces[0].box.method == "hog-rotated"
+    assert _cos(faces[0].vector, emb.embed([photos["astro"]])[0]) > 0.97
+
+
 def test_no_face_is_an_input_error_for_embed(emb, photos):
     with pytest.raises(InputError, match="empty.png: no face found"):
         emb.embed([photos["empty"]])

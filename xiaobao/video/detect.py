@@ -6,7 +6,8 @@ small faces need upsampling (``upsample=1`` doubles the image, finding ~40 px fa
 HOG also misses faces that fill a tight portrait (an ID photo, a 92x112 crop): the sliding
 window needs some margin around the head, so for still photos a second pass runs on the image
 padded by replicating its borders, then one on a contrast-equalised (CLAHE) copy for dark or
-washed-out photos. When HOG still finds nothing, the Haar cascade shipped with
+washed-out photos, then on copies turned by +-45, +-90 and 180 degrees for tilted heads and sideways
+photos (and upside down). When HOG still finds nothing, the Haar cascade shipped with
 OpenCV (``cv2.data.haarcascades``) is tried: it is less precise but finds dark, small and
 slightly turned faces that HOG misses; its boxes are mapped onto HOG's framing so the landmark
 model sees what it expects.
@@ -45,6 +46,9 @@ class FaceBox:
     bottom: int
     score: float = 0.0
     method: str = "hog"
+    # the face is upright once the picture is turned by this many degrees (OpenCV's
+    # counter-clockwise convention) about the box centre; 0 for all but the rotated pass
+    angle: float = 0.0
 
     @property
     def width(self) -> int:
@@ -68,7 +72,7 @@ class FaceBox:
     def clipped(self, width: int, height: int) -> "FaceBox":
         """The part of the box inside a ``width`` x ``height`` picture (for crops and reports)."""
         return FaceBox(max(0, self.left), max(0, self.top), min(width, self.right), min(height, self.bottom),
-                       self.score, self.method)
+                       self.score, self.method, self.angle)
 
     def as_list(self) -> list[int]:
         return [int(self.left), int(self.top), int(self.right), int(self.bottom)]
@@ -104,7 +108,8 @@ def _haar_path() -> Path:
     return p
 
 
-METHODS = ("hog", "hog-padded", "hog-equalized", "haar")
+METHODS = ("hog", "hog-padded", "hog-equalized", "hog-rotated", "haar")
+ROTATIONS = (45.0, -45.0, 90.0, -90.0, 180.0)  # HOG tolerates ~35 degrees of roll; these cover the rest
 
 
 class FaceDetector:
@@ -113,7 +118,8 @@ class FaceDetector:
     ``upsample``: HOG pyramid upsampling for video frames (``None``: 1 for frames whose short
     side is at most 480 px, else 0). Still photos (``thorough=True``) always try both 0 and 1
     and merge. ``methods`` are the passes, tried in order until one finds a face: ``"hog"``,
-    ``"hog-padded"`` and ``"hog-equalized"`` (still photos only) and ``"haar"`` (the fallback).
+    ``"hog-padded"``, ``"hog-equalized"`` and ``"hog-rotated"`` (still photos only) and ``"haar"``
+    (the fallback).
     """
 
     def __init__(self, upsample: int | None = None, methods: tuple[str, ...] = METHODS):
@@ -167,9 +173,33 @@ class FaceDetector:
                 found = self._padded_hog(eq, method="hog-equalized")
             if found:
                 return found
+        if thorough and "hog-rotated" in self.methods:
+            # a tilted head or a sideways photo without an EXIF tag: look on turned copies
+            for angle in ROTATIONS:
+                found = self._rotated_hog(gray, angle)
+                if found:
+                    return found
         if "haar" in self.methods:
             return self._haar_pass(gray, padded=thorough)
         return []
+
+    def _rotated_hog(self, gray: np.ndarray, angle: float) -> list[FaceBox]:
+        h, w = gray.shape
+        m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+        cos, sin = abs(m[0, 0]), abs(m[0, 1])
+        nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
+        m[0, 2] += nw / 2.0 - w / 2.0
+        m[1, 2] += nh / 2.0 - h / 2.0
+        turned = cv2.warpAffine(gray, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        found = _nms(self._hog_pass(turned, 0, "hog-rotated") + self._hog_pass(turned, 1, "hog-rotated"))
+        back = cv2.invertAffineTransform(m)
+        out = []
+        for b in found:
+            cx, cy = back @ np.array([*b.center, 1.0])
+            half = b.width / 2.0
+            out.append(FaceBox(int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)),
+                               b.score, "hog-rotated", angle))
+        return out
 
     def _hog_pass(self, gray: np.ndarray, upsample: int, method: str = "hog") -> list[FaceBox]:
         rects, scores, _ = self._hog.run(gray, upsample, 0.0)
@@ -209,10 +239,10 @@ class FaceDetector:
 
 def _scaled(b: FaceBox, f: float) -> FaceBox:
     return FaceBox(int(round(b.left * f)), int(round(b.top * f)), int(round(b.right * f)), int(round(b.bottom * f)),
-                   b.score, b.method)
+                   b.score, b.method, b.angle)
 
 
 def _shifted(b: FaceBox, d: int) -> FaceBox:
-    return FaceBox(b.left + d, b.top + d, b.right + d, b.bottom + d, b.score, b.method)
+    return FaceBox(b.left + d, b.top + d, b.right + d, b.bottom + d, b.score, b.method, b.angle)
 
 

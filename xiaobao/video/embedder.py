@@ -120,15 +120,16 @@ class DlibFaceEmbedder:
             boxes = self.detector.detect(rgb, thorough=thorough)
         if not boxes:
             return []
-        shapes = [self._shape(rgb, b.to_dlib()) for b in boxes]
-        chips = dlib.get_face_chips(rgb, dlib.full_object_detections(shapes), size=CHIP_SIZE, padding=CHIP_PADDING)
-        chips = [relight(np.asarray(c)) for c in chips]
+        views = [_upright(rgb, b) for b in boxes]  # the picture itself, unless the face was found turned
+        shapes = [self._shape(v, b.to_dlib()) for v, b in zip(views, boxes)]
+        chips = [relight(np.asarray(dlib.get_face_chip(v, s, size=CHIP_SIZE, padding=CHIP_PADDING)))
+                 for v, s in zip(views, shapes)]
         vectors = self.describe_chips(chips)
         out = []
-        for box, shape, chip, vec in zip(boxes, shapes, chips, vectors):
+        for box, view, shape, chip, vec in zip(boxes, views, shapes, chips, vectors):
             pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], dtype=np.float32)
             q = assess(min(box.width, box.height), chip, pts, self.gate)
-            out.append(FaceSample(frame.index, frame.time_s, box, q, vec, np.asarray(chip), _crop(rgb, box)))
+            out.append(FaceSample(frame.index, frame.time_s, box, q, vec, chip, _crop(view, box)))
         return out
 
     def describe_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
@@ -165,6 +166,14 @@ def normalise(vecs: np.ndarray) -> np.ndarray:
     vecs = np.asarray(vecs, dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=-1, keepdims=True)
     return (vecs / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _upright(rgb: np.ndarray, box: FaceBox) -> np.ndarray:
+    if not box.angle:
+        return rgb
+    # turning about the face's own centre keeps it in place, so the box stays valid
+    m = cv2.getRotationMatrix2D(box.center, box.angle, 1.0)
+    return cv2.warpAffine(rgb, m, (rgb.shape[1], rgb.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _crop(rgb: np.ndarray, box: FaceBox, margin: float = 0.3) -> np.ndarray:
