@@ -132,3 +132,27 @@ def test_audio_track_is_extracted_to_16k_mono_wav(clips, tmp_path):
     assert extract_audio(clips["call"], tmp_path / "none.wav") is None
     # the picture side of the muxed file is untouched
     assert len(list(sample_frames(clips["call_sound"], fps=0))) == 150
+
+
+def test_cli_video_search_answers_for_faces_and_voice(clips, tmp_path):
+    import subprocess
+    import sys
+
+    exe = [sys.executable, "-m", "xiaobao.cli", "--home", str(tmp_path / "home")]
+    sid = subprocess.run(exe + ["subject", "add", "Hopper", "--kind", "agent"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    photo = save_rgb(tmp_path / "grace.png", grace())
+    subprocess.run(exe + ["face", "enroll", "--subject", sid, str(photo)], capture_output=True, check=True)
+    out = subprocess.run(exe + ["video", "search", str(clips["call_sound"]), "--json", "--evidence", str(tmp_path / "ev")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["decision"] == "match"
+    hopper = [f for f in res["faces"]["faces"] if f["subject_id"] == int(sid) and f["decision"] != "none"]
+    assert len(hopper) == 1 and hopper[0]["decision"] == "match" and 0.9 <= hopper[0]["start_s"] <= 1.1
+    assert {"decision", "matches"} <= set(res["voice"])
+    silent = subprocess.run(exe + ["video", "search", str(clips["call"]), "--json"], capture_output=True, text=True)
+    assert json.loads(silent.stdout)["voice"] == {"decision": "insufficient", "reason": "no audio track", "matches": []}
+    broken = subprocess.run(exe + ["video", "search", str(clips["corrupt"])], capture_output=True, text=True)
+    assert broken.returncode == 2 and "broken.mp4: cannot decode video" in broken.stderr
+    assert "Traceback" not in broken.stderr

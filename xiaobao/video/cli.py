@@ -5,13 +5,27 @@ happen inside the commands so ``xiaobao --help`` stays quick.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from xiaobao.cli_support import command_line, console, emit, print_json, workspace_from
+from xiaobao.cli_support import command_line, console, emit, err_console, print_json, workspace_from
 from xiaobao.errors import UserError
+
+
+@contextmanager
+def _progress(what: str, total: int | None):
+    """A progress bar on stderr (only on a terminal, so --json output and logs stay clean)."""
+    if not err_console.is_terminal:
+        yield lambda *_: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda *_: bar.advance(task)
 
 face_app = typer.Typer(help="Faces in photos and videos: enrol, search the watchlist.", no_args_is_help=True)
 video_app = typer.Typer(help="Videos: faces and the voice of the audio track, in one search.", no_args_is_help=True)
@@ -38,8 +52,9 @@ def face_enroll(ctx: typer.Context,
     """
     from xiaobao.video import enroll_faces
 
-    rows = enroll_faces(workspace_from(ctx), subject, files, fps=fps, max_frames=max_frames,
-                        allow_low_quality=allow_low_quality, command=command_line())
+    with _progress("enrolling", len(files)) as step:
+        rows = enroll_faces(workspace_from(ctx), subject, files, fps=fps, max_frames=max_frames,
+                            allow_low_quality=allow_low_quality, command=command_line(), on_file=step)
     emit(rows, json_out, ["file", "status", "sample_ids", "faces", "reason"], title=f"face enrolment, subject {subject}")
     if not any(r["status"] == "enrolled" for r in rows) and any(r["status"] == "error" for r in rows):
         bad = next(r for r in rows if r["status"] == "error")
@@ -123,7 +138,8 @@ def eval_face(data: Path = typer.Option(..., "--data", help="Folder the label fi
     """
     from xiaobao.video import evaluate_faces
 
-    result = evaluate_faces(data, labels, label_column, enroll=enroll, file_column=file_column)
+    with _progress("faces", None) as step:
+        result = evaluate_faces(data, labels, label_column, enroll=enroll, file_column=file_column, on_item=step)
     if json_out:
         print_json(result)
     else:

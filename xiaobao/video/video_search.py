@@ -25,15 +25,14 @@ def search_voice_track(ws, path, *, top: int = 5, kinds: Sequence[str] | None = 
     Returns ``{"decision", "reason", "matches", ...}``; a video without sound gives decision
     ``insufficient`` with reason ``no audio track``.
     """
-    try:
-        from xiaobao.voiceprint import search_voice  # the voiceprint package's public search
-    except ImportError as exc:
-        return {"decision": "insufficient", "reason": f"voice search unavailable ({exc})", "matches": []}
-
     with tempfile.TemporaryDirectory(prefix="xiaobao-audio-") as tmp:
         wav = extract_audio(path, Path(tmp) / "audio.wav")
         if wav is None:
             return {"decision": "insufficient", "reason": "no audio track", "matches": []}
+        try:
+            from xiaobao.voiceprint import search_voice  # the voiceprint package's public search
+        except ImportError as exc:
+            return {"decision": "insufficient", "reason": f"voice search unavailable ({exc})", "matches": []}
         return search_voice(ws, wav, top=top, kinds=kinds, exclude_kinds=exclude_kinds, command=command)
 
 
