@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from face_video_helpers import astronaut, canvas, grace, paste, save_rgb
+from face_video_helpers import astronaut, canvas, grace, paste, save_rgb, scene, write_video
 from xiaobao import Workspace
 from xiaobao.errors import InputError
 from xiaobao.video import (SPACE, DlibFaceEmbedder, FaceDetector, enroll_faces, evaluate_faces, load_image,
@@ -219,19 +219,25 @@ def _labelled_set(root, photos):
     for rel, _, img in rows:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         save_rgb(root / rel, np.ascontiguousarray(img))
+    frames, _ = scene(1.0, 10.0)
+    clip_frames = [np.ascontiguousarray(f) for f in frames]
+    for f in clip_frames:  # Grace alone in a short clip: a video stands for its dominant track
+        f[:] = 96
+        paste(f, grace(), 90, 20, 200)
+    write_video(root / "g/4.mp4", clip_frames, 10.0)
     with open(root / "labels.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["file", "person"])
-        w.writerows([(rel, who) for rel, who, _ in rows])
+        w.writerows([(rel, who) for rel, who, _ in rows] + [("g/4.mp4", "grace")])
     return root / "labels.csv"
 
 
 def test_evaluation_counts_no_face_as_an_error(emb, tmp_path, photos):
     labels = _labelled_set(tmp_path, photos)
     r = evaluate_faces(tmp_path, labels, "person", enroll=1, embedder=emb)
-    # natural order: a/1, a/2, a/10, a/11 -> a/1 enrols; probes a/2, a/10, a/11 (no face), g/2, g/3
-    assert r["n_identities"] == 2 and r["n_trials"] == 5 and r["no_face"] == 1
-    assert r["top1"] == pytest.approx(4 / 5)
+    # natural order: a/1, a/2, a/10, a/11 -> a/1 enrols; probes a/2, a/10, a/11 (no face), g/2, g/3, g/4.mp4
+    assert r["n_identities"] == 2 and r["n_trials"] == 6 and r["no_face"] == 1
+    assert r["top1"] == pytest.approx(5 / 6, abs=1e-4)
     assert 0.0 <= r["eer"] <= 0.5
 
 
@@ -245,7 +251,7 @@ def test_cli_eval_face_and_bad_input_exit_codes(tmp_path, photos, monkeypatch):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert {"eer", "top1", "n_identities", "n_trials", "no_face"} <= set(data)
-    assert data["n_trials"] == 3 and data["no_face"] == 1
+    assert data["n_trials"] == 4 and data["no_face"] == 1 and data["top1"] == pytest.approx(3 / 4)
 
     bad = runner.invoke(app, ["eval", "face", "--data", str(tmp_path), "--labels", str(labels),
                               "--label-column", "nope"])

@@ -18,8 +18,9 @@ import numpy as np
 
 from xiaobao.errors import InputError, UserError
 
+from .analyse import analyse_file
 from .embedder import DlibFaceEmbedder
-from .media import load_image
+from .media import DEFAULT_FPS, kind_of, load_image
 
 FILE_COLUMNS = ("file", "path", "filename", "image")
 
@@ -66,11 +67,12 @@ def eer(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
 
 
 def evaluate_faces(data_dir, labels_csv, label_column: str, enroll: int = 1, file_column: str | None = None,
-                   embedder: DlibFaceEmbedder | None = None,
+                   embedder: DlibFaceEmbedder | None = None, fps: float = DEFAULT_FPS,
                    on_item: Callable[[str, str | None], None] | None = None) -> dict:
     """Run the evaluation; returns ``eer``, ``top1``, ``n_identities``, ``n_trials``, ``no_face`` and details.
 
-    Unreadable images are reported in ``bad_files`` and counted like ``no_face`` (errors).
+    Items may be photos or videos (a video counts as its dominant face track, sampled at ``fps``).
+    Unreadable files are reported in ``bad_files`` and counted like ``no_face`` (errors).
     """
     if enroll < 1:
         raise UserError("--enroll must be at least 1")
@@ -84,7 +86,12 @@ def evaluate_faces(data_dir, labels_csv, label_column: str, enroll: int = 1, fil
 
     def vector(rel: str):
         try:
-            found = emb.faces(load_image(root / rel), thorough=True)
+            if kind_of(root / rel) == "video":
+                # a clip stands for its dominant track, searched with its best frames (as in search)
+                track = analyse_file(root / rel, emb, fps=fps).dominant
+                found = [(track.template(), track.best(1)[0].box.method)] if track else []
+            else:
+                found = [(f.vector, f.box.method) for f in emb.faces(load_image(root / rel), thorough=True)]
         except InputError as e:
             bad.append(str(e))
             if on_item:
@@ -92,7 +99,7 @@ def evaluate_faces(data_dir, labels_csv, label_column: str, enroll: int = 1, fil
             return None, None
         if on_item:
             on_item(rel, None if found else "no_face")
-        return (found[0].vector, found[0].box.method) if found else (None, None)
+        return found[0] if found else (None, None)
 
     bad: list[str] = []
     methods: dict[str, int] = defaultdict(int)
