@@ -32,6 +32,12 @@ app.add_typer(sla_app, name="sla")
 app.add_typer(cases_app, name="cases")
 app.add_typer(validity_app, name="validity")
 app.command("evidence")(evidence_command)
+from xiaobao.complaints_engine.cli import complaints_app, rings_app, screen_command, synth_app, tags_app
+app.add_typer(complaints_app, name="complaints")
+app.command("screen")(screen_command)
+app.add_typer(tags_app, name="tags")
+app.add_typer(rings_app, name="rings")
+app.add_typer(synth_app, name="synth")
 from xiaobao.video.cli import eval_face, face_app, video_app
 app.add_typer(face_app, name="face")
 app.add_typer(video_app, name="video")

@@ -92,8 +92,10 @@ CREATE TABLE IF NOT EXISTS complaint_features (
     simhash INTEGER,
     n_chars INTEGER,
     phrases TEXT,
+    template_id INTEGER,
     featurized_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS complaint_features_template ON complaint_features(template_id);
 CREATE TABLE IF NOT EXISTS complaint_artifacts (
     complaint_id TEXT NOT NULL,
     kind TEXT NOT NULL,

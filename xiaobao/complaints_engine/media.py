@@ -1,0 +1,92 @@
+"""Attachment embeddings for screening: faces (photos, videos) and voices (audio, video tracks).
+
+Each attachment becomes zero or more (space, sha256, vector, status) rows. The voice and face
+packages do the work through their public functions; a modality whose package or weights are
+missing yields a row with status ``unavailable: <why>`` instead of stopping the batch.
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+AUDIO = {".wav", ".mp3", ".m4a", ".flac", ".ogg", ".amr", ".aac", ".opus"}
+VIDEO = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".3gp", ".flv"}
+IMAGE = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"}
+
+_cache: dict[str, object] = {}
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _face(path: Path) -> tuple[str, np.ndarray | None, str]:
+    from xiaobao.video import SPACE, DlibFaceEmbedder, analyse_file
+
+    emb = _cache.get("face") or DlibFaceEmbedder()
+    _cache["face"] = emb
+    found = analyse_file(path, emb)
+    track = found.dominant
+    if track is None:
+        return SPACE, None, "insufficient: no face found"
+    vec = np.asarray(track.template(3), dtype=np.float32)
+    return SPACE, vec / (np.linalg.norm(vec) or 1.0), "ok"
+
+
+def _voice(path: Path) -> tuple[str, np.ndarray | None, str]:
+    from xiaobao import voiceprint
+
+    emb = _cache.get("voice") or voiceprint.default_embedder()
+    _cache["voice"] = emb
+    vecs = emb.embed([str(path)])
+    vec = np.asarray(vecs[0], dtype=np.float32)
+    return emb.space, vec / (np.linalg.norm(vec) or 1.0), "ok"
+
+
+def embed_attachment(path: str) -> list[tuple[str, str, bytes | None, str]]:
+    """(space, sha256, float32 vector bytes or None, status) for each modality of one file."""
+    p = Path(path)
+    if not p.is_file():
+        return [("none", "", None, "missing: file does not exist")]
+    sha = _sha(p)
+    suffix = p.suffix.lower()
+    jobs = []
+    if suffix in IMAGE or suffix in VIDEO:
+        jobs.append(("face", _face, p))
+    if suffix in AUDIO:
+        jobs.append(("voice", _voice, p))
+    if suffix in VIDEO:
+        jobs.append(("voice", _video_voice, p))
+    if not jobs:
+        return [("none", sha, None, f"skipped: unknown attachment type {suffix!r}")]
+    out = []
+    for modality, fn, arg in jobs:
+        try:
+            space, vec, status = fn(arg)
+        except ImportError as exc:
+            out.append((f"{modality}/unavailable", sha, None, f"unavailable: {modality} package not installed ({exc})"))
+            continue
+        except Exception as exc:  # one bad attachment must never stop the batch
+            out.append((f"{modality}/error", sha, None, f"error: {type(exc).__name__}: {exc}"))
+            continue
+        out.append((space, sha, None if vec is None else vec.astype(np.float32).tobytes(), status))
+    return out
+
+
+def _video_voice(path: Path):
+    from xiaobao.video import extract_audio, has_audio
+
+    if not has_audio(path):
+        return "voice/none", None, "insufficient: video has no sound track"
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = extract_audio(path, Path(tmp) / "track.wav")
+        if wav is None:
+            return "voice/none", None, "insufficient: no sound track extracted"
+        return _voice(Path(wav))
