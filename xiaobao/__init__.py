@@ -6,6 +6,8 @@ The public API is re-exported here; the CLI (``xiaobao``) is a thin layer over i
 from xiaobao.errors import InputError, NotFoundError, UserError, XiaobaoError
 from xiaobao.index import Match, register_default_thresholds
 from xiaobao.workspace import Workspace
+from xiaobao.complaints_engine.api import ingest  # complaints intake (CSV/JSONL/XLSX)
+from xiaobao.complaints_engine.api import screen  # complaints screening, fusion, rings
 
 __version__ = "0.1.0"
 
@@ -17,5 +19,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "register_default_thresholds",
+    "ingest",
+    "screen",
     "__version__",
 ]

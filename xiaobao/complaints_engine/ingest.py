@@ -326,7 +326,7 @@ def _store(ws, batch: list[dict], report: IngestReport) -> None:
         q = f"SELECT id, content_sha256 FROM complaints WHERE id IN ({','.join('?' * len(chunk))})"
         known.update(dict(conn.execute(q, chunk).fetchall()))
     at = store.now_iso()
-    with conn:  # one transaction per batch: a crash never leaves half a batch
+    with store.transaction(ws):  # one transaction per batch: a crash never leaves half a batch
         for rec in batch:
             row = dict(rec)
             row["attachments"] = json.dumps(rec["attachments"], ensure_ascii=False)

@@ -188,7 +188,7 @@ def _stable_template_ids(ws, groups: dict[str, list[str]]) -> tuple[dict[str, in
         members_of[tid] = sorted(members)
         for c in members:
             template_of[c] = tid
-    with conn:
+    with store.transaction(ws):
         conn.execute("UPDATE complaint_features SET template_id = NULL WHERE template_id IS NOT NULL")
         conn.executemany("UPDATE complaint_features SET template_id = ? WHERE complaint_id = ?",
                          [(t, c) for c, t in template_of.items()])

@@ -84,7 +84,7 @@ def persist(ws, graph: LinkGraph, command: str | None = None) -> dict[str, int]:
     kept: set[int] = set()
     now = store.now_iso()
     changes = {"new": 0, "updated": 0, "unchanged": 0, "dissolved": 0}
-    with conn:
+    with store.transaction(ws):
         for members in graph.components:
             mset = set(members)
             best, best_overlap = None, 0
@@ -132,8 +132,8 @@ def persist(ws, graph: LinkGraph, command: str | None = None) -> dict[str, int]:
                              "(SELECT complaint_id FROM ring_members WHERE ring_id != ? AND ring_id IN "
                              "(SELECT id FROM rings WHERE status != 'dissolved'))", (rid, rid))
                 changes["dissolved"] += 1
-    if changes["new"] or changes["updated"] or changes["dissolved"]:
-        ws.log_event("rings.discover", ids=sorted(kept), command=command, detail=changes)
+        if changes["new"] or changes["updated"] or changes["dissolved"]:
+            ws.log_event("rings.discover", ids=sorted(kept), command=command, detail=changes)
     # Promoted rings not rediscovered this time still own their members.
     for rid, cid in conn.execute("SELECT m.ring_id, m.complaint_id FROM ring_members m JOIN rings r "
                                  "ON r.id = m.ring_id WHERE r.status = 'promoted'"):
@@ -206,8 +206,8 @@ def promote(ws, ring_id, name: str, note: str | None = None, command: str | None
     enrolled: dict[str, int] = {}
     skipped: list[str] = []
     # Text: every distinct letter as a sample in the character n-gram space.
-    if texts:
-        emb = text_embedder or _text_embedder()
+    emb = text_embedder or _text_embedder(skipped) if texts else None
+    if emb is not None:
         seen = set()
         vecs, shas, uris = [], [], []
         uniq = []
@@ -240,7 +240,7 @@ def promote(ws, ring_id, name: str, note: str | None = None, command: str | None
     tmpl = conn.execute(
         f"SELECT f.simhash, f.complaint_id FROM complaint_features f WHERE f.complaint_id IN ({marks}) "
         f"AND f.template_id IS NOT NULL AND f.simhash IS NOT NULL", members).fetchall()
-    with conn:
+    with store.transaction(ws):
         conn.executemany("INSERT OR IGNORE INTO watch_artifacts VALUES (?, ?, ?, ?, ?)",
                          [(sid, k, v, rid, now) for k, v in arts])
         conn.executemany("INSERT OR IGNORE INTO watch_templates VALUES (?, ?, ?, ?, ?)",
@@ -254,7 +254,12 @@ def promote(ws, ring_id, name: str, note: str | None = None, command: str | None
             "skipped": skipped}
 
 
-def _text_embedder():
-    from xiaobao.text_fingerprint import CharNgramEmbedder
-
+def _text_embedder(skipped: list[str]):
+    """The character n-gram style space; without it the ring is still promoted (artifacts,
+    templates, voice, face) and the gap is reported."""
+    try:
+        from xiaobao.text_fingerprint import CharNgramEmbedder
+    except ImportError as exc:
+        skipped.append(f"text style space unavailable ({exc}); letters kept as templates only")
+        return None
     return CharNgramEmbedder()

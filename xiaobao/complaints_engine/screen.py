@@ -158,7 +158,7 @@ def _featurize(ws, workers: int, chunk_size: int, progress: Progress | None) -> 
 def _store_features(ws, feats) -> int:
     conn = ws.db.conn
     at = store.now_iso()
-    with conn:
+    with store.transaction(ws):
         conn.executemany("INSERT OR REPLACE INTO complaint_features (complaint_id, simhash, n_chars, phrases, "
                          "featurized_at) VALUES (?, ?, ?, ?, ?)",
                          [(f.complaint_id, f.simhash, f.n_chars, json.dumps(f.phrases, ensure_ascii=False), at)
@@ -178,7 +178,7 @@ def _embed_attachments(ws, progress: Progress | None) -> int:
     todo = [(cid, p) for cid, raw in rows for p in json.loads(raw) if (cid, p) not in done_paths]
     for n, (cid, path) in enumerate(todo, start=1):
         results = embed_attachment(path)
-        with conn:  # one attachment per commit: the slow part, so never redone
+        with store.transaction(ws):  # one attachment per commit: the slow part, so never redone
             conn.executemany("INSERT OR REPLACE INTO attachment_vectors VALUES (?, ?, ?, ?, ?, ?)",
                              [(cid, path, space, sha, vec, status) for space, sha, vec, status in results])
         if progress:
@@ -427,7 +427,7 @@ def _write(ws, results: list[dict], ctx: _Context, command: str | None) -> None:
                     customer_rows.append((cust, tag, f"rule:{rule}", at))
             else:
                 tag_rows.append((r["id"], tag, f"rule:{rule}", at))
-    with conn:
+    with store.transaction(ws):
         conn.execute(f"DELETE FROM matches WHERE complaint_id IN ({marks})", ids)
         conn.execute(f"DELETE FROM complaint_tags WHERE complaint_id IN ({marks}) AND source LIKE 'rule:%'", ids)
         conn.executemany(
@@ -443,5 +443,5 @@ def _write(ws, results: list[dict], ctx: _Context, command: str | None) -> None:
             "UPDATE complaints SET risk_score = ?, risk_tier = ?, reasons = ?, screened_at = ? WHERE id = ?",
             [(r["score"], r["tier"], json.dumps([x.to_dict() for x in r["reasons"]], ensure_ascii=False, default=str),
               at, r["id"]) for r in results])
-    ws.log_event("complaints.screened", ids=ids, command=command,
-                 detail={"tiers": dict(Counter(r["tier"] for r in results))})
+        ws.log_event("complaints.screened", ids=ids, command=command,
+                     detail={"tiers": dict(Counter(r["tier"] for r in results))})

@@ -169,6 +169,14 @@ def _db(ws_or_db):
     return getattr(ws_or_db, "db", ws_or_db)
 
 
+def transaction(ws):
+    """The workspace's write transaction (BEGIN IMMEDIATE ... COMMIT): the registry connection
+    runs in autocommit mode, so a bare ``with conn:`` would not group statements."""
+    if hasattr(ws, "transaction"):
+        return ws.transaction()
+    return _db(ws).conn
+
+
 def ensure_tables(ws) -> None:
     """Create the complaint tables if they are missing (safe to call any number of times)."""
     db = _db(ws)
@@ -257,7 +265,7 @@ def add_tags(ws, tags: Iterable[str], *, complaint_id: str | None = None,
     conn = _db(ws).conn
     at = now_iso()
     added = 0
-    with conn:
+    with transaction(ws):
         for tag in tags:
             if complaint_id is not None:
                 added += conn.execute(
@@ -279,7 +287,7 @@ def remove_tags(ws, tags: Iterable[str], *, complaint_id: str | None = None,
     ensure_tables(ws)
     conn = _db(ws).conn
     removed = 0
-    with conn:
+    with transaction(ws):
         for tag in tags:
             for table, col, value in (("complaint_tags", "complaint_id", complaint_id),
                                       ("customer_tags", "customer_id", customer_id)):

@@ -184,17 +184,32 @@ def _genuine_text(rng: random.Random, slots: dict, topic: str, phone: str) -> st
     return "".join(parts).format(**slots)
 
 
+FIRM_MIDDLES = ["正信", "和顺", "鼎诚", "安信", "汇通", "明德", "博远", "恒泰", "众诚", "天平", "华信", "瑞丰", "金盾",
+                "德衡", "中和", "启航", "嘉禾", "盛世", "同心", "力行"]
+
+
 class _Ring:
-    def __init__(self, rng: random.Random, index: int):
+    def __init__(self, rng: random.Random, index: int, taken: dict):
         self.code = f"R{index:03d}"
-        self.firm = rng.choice(CITIES) + rng.choice(["正信", "和顺", "鼎诚", "安信", "汇通", "明德", "博远", "恒泰", "众诚", "天平"]) + rng.choice(FIRM_WORDS)
-        self.rep = _name(rng)
+        # Distinct outfits: their own name, their own agent, a letter differing in >= 2 core clauses.
+        self.firm = self.rep = None
+        while self.firm is None or self.firm in taken["firms"]:
+            self.firm = rng.choice(CITIES) + rng.choice(FIRM_MIDDLES) + rng.choice(FIRM_WORDS)
+        while self.rep is None or self.rep in taken["reps"]:
+            self.rep = _name(rng)
+        taken["firms"].add(self.firm)
+        taken["reps"].add(self.rep)
         self.phones = [_phone(rng) for _ in range(rng.choice((1, 1, 2)))]
         self.wechat = rng.choice(["fawu", "weiquan", "zhaiwu", "xinyong", "tingxi", "lvshi"]) + f"_{rng.randint(100, 99999)}"
         self.qq = str(rng.randint(10**8, 4 * 10**9))
         self.email = f"{rng.choice(['help', 'service', 'fw', 'law'])}{rng.randint(10, 9999)}@{rng.choice(['163.com', 'qq.com', '126.com'])}"
-        self.letter = [rng.choice(pool) for pool in RING_SLOTS]
-        for _ in range(2):
+        for _attempt in range(200):
+            picks = tuple(rng.randrange(len(pool)) for pool in RING_SLOTS)
+            if all(sum(a != b for a, b in zip(picks, other)) >= 2 for other in taken["letters"]):
+                break
+        taken["letters"].append(picks)
+        self.letter = [pool[i] for pool, i in zip(RING_SLOTS, picks)]
+        for _ in range(3):
             self.letter.insert(rng.randint(1, len(self.letter) - 1), "".join(rng.choice(p) for p in RING_FLOURISH))
         self.contacts = rng.sample(RING_CONTACT, k=3)
         self.authorised = rng.random() < 0.3
@@ -243,8 +258,9 @@ def generate(n: int = 1000, rings: int = 10, seed: int = 0, ring_share: float = 
     def when() -> datetime:
         return start + timedelta(minutes=rng.randint(0, 60 * 24 * 60))
 
+    taken: dict = {"firms": set(), "reps": set(), "letters": []}
     for i, size in enumerate(sizes, start=1):
-        ring = _Ring(rng, i)
+        ring = _Ring(rng, i, taken)
         members, customers = [], []
         while len(members) < size:
             cust = f"CU{rng.randint(10**7, 10**8 - 1)}"
