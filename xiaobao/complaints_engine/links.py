@@ -210,6 +210,9 @@ def _media_pairs(ws, customer_of: dict[str, str]) -> list[tuple[str, str, str, f
     for space, items in by_space.items():
         if len(items) < 2:
             continue
+        from xiaobao.complaints_engine.media import load_space_defaults
+
+        load_space_defaults(space)
         match_t, _ = ws.thresholds(space)
         mat = np.stack([v for _c, v in items])
         sims = mat @ mat.T

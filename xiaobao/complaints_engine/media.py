@@ -50,6 +50,17 @@ def _voice(path: Path) -> tuple[str, np.ndarray | None, str]:
     return emb.space, vec / (np.linalg.norm(vec) or 1.0), "ok"
 
 
+def load_space_defaults(space: str) -> None:
+    """Import the package that owns a space, so its documented default thresholds are known."""
+    try:
+        if space.startswith("face/"):
+            import xiaobao.video  # noqa: F401
+        elif space.startswith("voice/"):
+            import xiaobao.voiceprint  # noqa: F401
+    except ImportError:
+        pass
+
+
 def embed_attachment(path: str) -> list[tuple[str, str, bytes | None, str]]:
     """(space, sha256, float32 vector bytes or None, status) for each modality of one file."""
     p = Path(path)

@@ -217,6 +217,7 @@ def promote(ws, ring_id, name: str, note: str | None = None, command: str | None
                 seen.add(sha)
                 uniq.append((cid, text, sha))
         matrix = emb.embed([t for _c, t, _s in uniq])
+        ws.ensure_space(emb.space, matrix.shape[1])
         for (cid, _t, sha), v in zip(uniq, matrix):
             try:
                 ws.enroll(sid, emb.space, v[None, :], sha256=sha, source_uri=f"complaint:{cid}",
@@ -230,6 +231,7 @@ def promote(ws, ring_id, name: str, note: str | None = None, command: str | None
             f"AND complaint_id IN ({marks})", members).fetchall():
         v = np.frombuffer(blob, dtype=np.float32)[None, :]
         try:
+            ws.ensure_space(space, v.shape[1])
             ws.enroll(sid, space, v, sha256=sha, source_uri=path, meta={"ring": ring_label(rid), "complaint": cid},
                       command=command)
             enrolled[space] = enrolled.get(space, 0) + 1
