@@ -87,7 +87,7 @@ def test_promoted_ring_is_caught_directly_next_time(ws, tmp_path):
     subject = ws.get_subject(sid)
     assert subject["kind"] == "agent" and subject["name"] == "和顺法务"
     text_spaces = [s for s in out["enrolled"] if s.startswith("text/")]
-    #TMP assert text_spaces and out["enrolled"][text_spaces[0]] >= 3
+    assert text_spaces and out["enrolled"][text_spaces[0]] >= 3
     assert out["enrolled"]["watch_artifacts"] >= 1 and out["enrolled"]["watch_templates"] >= 1
     with pytest.raises(UserError, match="already promoted"):
         promote(ws, rid, name="again")

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xiaobao.text_fingerprint.artifacts import extract_artifacts
-from xiaobao.text_fingerprint.lexicon import load_lexicon
-from xiaobao.text_fingerprint.normalize import normalize
-from xiaobao.text_fingerprint.simhash import simhash64
+from xiaobao.text_fingerprint import extract_artifacts, load_lexicon, normalize, simhash64
 
 #: Artifact kinds that are phrases of the proxy lexicon, not identifiers.
 PHRASE_KINDS = ("phrase", "lexicon", "proxy_phrase")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xiaobao.text_fingerprint.simhash import SimHashIndex, fingerprint
+from xiaobao.text_fingerprint import SimHashIndex, fingerprint
 
 NEIGHBOURS = 12
 

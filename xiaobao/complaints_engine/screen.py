@@ -338,12 +338,12 @@ class _Context:
         return reasons, matches
 
     def _style(self, rows: dict) -> dict[str, list[dict]]:
-        from xiaobao.text_fingerprint import CharNgramEmbedder
+        from xiaobao.text_fingerprint import embedder_for
 
         ids = [cid for cid, r in rows.items() if (r.get("text") or "").strip()]
         if not ids:
             return {}
-        emb = CharNgramEmbedder()
+        emb = self._text_embedder = getattr(self, "_text_embedder", None) or embedder_for(self.text_space)
         vecs = emb.embed([rows[c]["text"] for c in ids])
         out: dict[str, list[dict]] = {}
         for cid, hits in zip(ids, self.ws.search(emb.space, vecs, k=1, kinds=["agent"])):
