@@ -66,11 +66,11 @@ def analyse_file(path, embedder: DlibFaceEmbedder | None = None, fps: float = DE
         n += 1
         gray = gray and frame.grayscale
         last_index = frame.index
-        per_frame.append(emb.faces(frame, thorough=False))
+        per_frame.append(emb.faces(frame, thorough=False, describe=False))  # tracking describes lazily
         if on_frame:
             on_frame(n)
     step = max(1.0, info.fps / fps) if fps and fps > 0 else 1.0
     # the cap stopped us if another sample was due before the end of the file
     truncated = bool(max_frames and n >= max_frames and info.frame_count and last_index + step < info.frame_count)
-    return FileFaces(str(p), kind, file_sha256(p), build_tracks(per_frame), n, info.duration_s, info.fps,
+    return FileFaces(str(p), kind, file_sha256(p), build_tracks(per_frame, emb.describe), n, info.duration_s, info.fps,
                      truncated, gray)

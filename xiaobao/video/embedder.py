@@ -76,7 +76,7 @@ class FaceSample:
     time_s: float
     box: FaceBox
     quality: FaceQuality
-    vector: np.ndarray          # [128] float32, L2-normalised
+    vector: np.ndarray | None   # [128] float32, L2-normalised (None until described)
     chip: np.ndarray            # aligned 150x150 RGB crop (what the network saw)
     crop: np.ndarray | None = None  # the face with a margin, cut from the frame (evidence)
 
@@ -113,8 +113,13 @@ class DlibFaceEmbedder:
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
 
     # --- pipeline ------------------------------------------------------------------------
-    def faces(self, frame: Frame, thorough: bool = True, boxes: Sequence[FaceBox] | None = None) -> list[FaceSample]:
-        """Detect (unless ``boxes`` are given), align, assess and describe every face, most prominent first."""
+    def faces(self, frame: Frame, thorough: bool = True, boxes: Sequence[FaceBox] | None = None,
+              describe: bool = True) -> list[FaceSample]:
+        """Detect (unless ``boxes`` are given), align, assess and describe every face, most prominent first.
+
+        ``describe=False`` skips the descriptor network (most of the cost) and leaves
+        ``vector`` as ``None``; :meth:`describe` fills it in later for the samples that need it.
+        """
         rgb = frame.image
         if boxes is None:
             boxes = self.detector.detect(rgb, thorough=thorough)
@@ -124,13 +129,20 @@ class DlibFaceEmbedder:
         shapes = [self._shape(v, b.to_dlib()) for v, b in zip(views, boxes)]
         chips = [relight(np.asarray(dlib.get_face_chip(v, s, size=CHIP_SIZE, padding=CHIP_PADDING)))
                  for v, s in zip(views, shapes)]
-        vectors = self.describe_chips(chips)
+        vectors = self.describe_chips(chips) if describe else [None] * len(chips)
         out = []
         for box, view, shape, chip, vec in zip(boxes, views, shapes, chips, vectors):
             pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(shape.num_parts)], dtype=np.float32)
             q = assess(min(box.width, box.height), chip, pts, self.gate)
             out.append(FaceSample(frame.index, frame.time_s, box, q, vec, chip, _crop(view, box)))
         return out
+
+    def describe(self, samples: Sequence[FaceSample]) -> None:
+        """Compute the descriptors of the samples that have none yet (one batch)."""
+        todo = [s for s in samples if s.vector is None]
+        if todo:
+            for s, v in zip(todo, self.describe_chips([s.chip for s in todo])):
+                s.vector = v
 
     def describe_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
         """128-d descriptors of aligned 150x150 RGB chips, L2-normalised, float32 [n, 128]."""
