@@ -85,6 +85,28 @@ def test_tracks_group_people_and_keep_a_face_on_screen_for_two_seconds(clips, em
     assert float(astro_t.template() @ grace_t.template()) < 0.91
 
 
+def test_a_person_taking_anothers_place_starts_a_new_track(emb):
+    # the astronaut for 2.5 s, then Grace Hopper in the same spot (boxes overlap, IoU ~0.5): the
+    # cheap position link must not carry the astronaut's track over to her
+    from face_video_helpers import canvas, paste
+    from xiaobao.video import build_tracks
+    from xiaobao.video.media import Frame as F
+
+    a, g = canvas(320, 240), canvas(320, 240)
+    paste(a, astronaut(), 60, 20, 200)
+    paste(g, grace(), 75, 25, 190)
+    frames = [emb.faces(F(i, i * 0.5, a if i < 5 else g), thorough=False, describe=False) for i in range(10)]
+    described = []
+
+    def describe(samples):
+        described.extend(s for s in samples if s.vector is None)
+        emb.describe(samples)
+
+    tracks = build_tracks(frames, describe)
+    assert [sorted(s.frame_index for s in t.samples) for t in tracks] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert len(described) < 10  # some faces were linked on position alone
+
+
 def test_video_enrol_uses_the_dominant_track_and_search_reports_frames(clips, emb, tmp_path):
     ws = Workspace(tmp_path / "ws")
     try:
