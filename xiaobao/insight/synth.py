@@ -91,10 +91,10 @@ class SynthParams:
     start: str = "2026-01-01"
     days: int = 120
     seed: int = 7
-    complainer_share: float = 0.25
+    complainer_share: float = 0.35
     silent_share: float = 0.15
-    angry_share: float = 0.15
-    near_miss_share: float = 0.08
+    angry_share: float = 0.12
+    near_miss_share: float = 0.03
     bad_agent_share: float = 0.08
     customers_per_agent: int = 60
     prior_complaint_complainer: float = 0.3
@@ -178,8 +178,7 @@ def synth_interactions(out: str | Path, params: SynthParams | None = None, *, la
         agent = rnd.choice(agents)
         span = rnd.randint(30, 90)
         first = rnd.randint(-30, p.days - 10)
-        last = min(p.days - 1, first + span)
-        first = max(0, first)
+        last = first + span   # spans run past the period's edges; only days inside are written
         u = rnd.random()
         if u < p.complainer_share:
             kind = "silent" if rnd.random() < p.silent_share else "complainer"
@@ -193,27 +192,28 @@ def synth_interactions(out: str | Path, params: SynthParams | None = None, *, la
         complains = kind in ("complainer", "silent")
         # a complaint at the end of the span; collection pauses afterwards
         t_c = last + rnd.randint(1, 5) if complains else None
-        ramp_len = rnd.randint(7, 30)
-        peak = rnd.uniform(0.08, 0.6)
-        steady = rnd.uniform(0.12, 0.45) if kind == "angry" else 0.01
+        ramp_len = rnd.randint(25, 45)
+        peak = rnd.uniform(0.15, 0.7)
+        steady = rnd.uniform(0.1, 0.35) if kind == "angry" else 0.01
         od0 = rnd.randint(1, 60)
         abused = False
         prior = rnd.random() < (p.prior_complaint_complainer if complains else p.prior_complaint_other)
         if prior:
             label_rows.append((cid, _ts(day0, first - rnd.randint(20, 200), rnd.randint(32400, 61200)),
                                rnd.choice(("12378", "监管转办", "人民银行"))))
-        for day in range(first, last + 1):
+        for day in range(max(0, first), min(p.days - 1, last) + 1):
             if written >= p.n_interactions:
                 break
             trajectory = kind in ("complainer", "near_miss") and day > last - ramp_len
-            ramp = (day - (last - ramp_len)) / ramp_len if trajectory else 0.0
+            # escalation gathers pace towards the complaint (convex ramp)
+            ramp = max(0.02, ((day - (last - ramp_len)) / ramp_len) ** 2.5) if trajectory else 0.0
             if kind == "near_miss" and day > last - 3:
                 ramp = 0.1  # it fizzles: the customer settles
             p_esc = steady + (peak * ramp if trajectory else 0.0)
             p_neg = 0.12 + (0.3 if kind == "angry" else 0.0) + 0.4 * ramp
             rate_out = 0.3
-            rate_in = 0.05 + 0.25 * ramp + (0.03 if kind == "angry" else 0.0)
-            od = od0 + (day - first)
+            rate_in = 0.05 + 0.3 * ramp + (0.03 if kind == "angry" else 0.0)
+            od = od0 + (day - max(0, first))
             n_out = _poisson(rnd, rate_out)
             n_in = _poisson(rnd, rate_in)
             bad_day = agent in bad_agents and rnd.random() < 0.04 and n_out > 0
@@ -296,7 +296,8 @@ def _one(rnd, rid, cid, day0, day, outbound, agent, team, prod, od, p_esc, p_neg
             turns.append(("客户", rnd.choice(CUSTOMER_ESCALATION)))
         elif r < p_esc + p_neg:
             turns.append(("客户", rnd.choice(CUSTOMER_NEGATIVE)))
-        elif rnd.random() < 0.25 + 0.3 * ramp:
+        elif rnd.random() < (0.3 + 0.3 * ramp if ramp > 0 else 0.12 if kind == "angry" else 0.06):
+            # an unresolved dispute (fees, stop collection, credit record) opens the trajectory
             turns.append(("客户", rnd.choice(CUSTOMER_DEMANDS)))
         else:
             turns.append(("客户", rnd.choice(CUSTOMER_NORMAL)))
@@ -314,7 +315,8 @@ def _one(rnd, rid, cid, day0, day, outbound, agent, team, prod, od, p_esc, p_neg
     r = rnd.random()
     if r < 0.35 + 0.4 * ramp:
         outcome = rnd.choice(OUTCOMES_BAD)
-    elif r < 0.75 and ramp == 0.0:
+    elif r < 0.75 and (ramp == 0.0 or (kind == "near_miss" and rnd.random() < 0.3)):
+        # near misses are being talked down: some contacts end in a settlement even mid-trajectory
         outcome = rnd.choice(OUTCOMES_GOOD)
     lines = []
     for speaker, text in turns:
