@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xiaobao.text_fingerprint import extract_artifacts, load_lexicon, normalize, simhash64
+import numpy as np
+
+from xiaobao.text_fingerprint import extract_artifacts, fingerprint, load_lexicon, normalize
 
 #: Artifact kinds that are phrases of the proxy lexicon, not identifiers.
 PHRASE_KINDS = ("phrase", "lexicon", "proxy_phrase")
@@ -20,6 +22,7 @@ class TextFeatures:
     n_chars: int
     artifacts: list[tuple[str, str, str]] = field(default_factory=list)   # (kind, value, raw)
     phrases: list[str] = field(default_factory=list)
+    shingles: bytes | None = None   # sorted distinct n-gram hashes (uint32), for overlap checks
 
 
 def featurize(complaint_id: str, text: str | None, representative: str | None = None) -> TextFeatures:
@@ -40,7 +43,9 @@ def featurize(complaint_id: str, text: str | None, representative: str | None = 
         if key not in seen:
             seen.add(key)
             arts.append((a.kind, str(a.value), str(a.raw)))
-    return TextFeatures(complaint_id, _signed(simhash64(text)), len(norm), arts, phrases)
+    code, sh = fingerprint(text)
+    sh32 = np.unique(np.asarray(sh, dtype=np.uint64).astype(np.uint32))
+    return TextFeatures(complaint_id, _signed(code), len(norm), arts, phrases, sh32.tobytes())
 
 
 def featurize_many(items: list[tuple]) -> list[TextFeatures]:

@@ -10,7 +10,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from xiaobao.complaints_engine import store
+from xiaobao.complaints_engine.features import unsigned
 from xiaobao.complaints_engine.scorecard import Scorecard
 
 
@@ -77,7 +80,7 @@ def is_service_number(value: str, card: Scorecard) -> bool:
 
 
 def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
-    """The whole graph. ``near_duplicates(ids, hashes, texts, max_hamming, min_overlap)``
+    """The whole graph. ``near_duplicates(ids, codes, shingle_sets, max_hamming, min_overlap)``
     returns ``[(a, b, hamming, overlap)]``."""
     conn = ws.db.conn
     customer_of = {cid: customer_key(cid, cust) for cid, cust in
@@ -94,10 +97,11 @@ def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
     # Near-duplicate letters first: hub coherence needs them.
     tcfg = card.section("templates")
     rows = conn.execute(
-        "SELECT f.complaint_id, f.simhash, c.text FROM complaint_features f JOIN complaints c "
-        "ON c.id = f.complaint_id WHERE f.simhash IS NOT NULL AND f.n_chars >= ? ORDER BY f.complaint_id",
+        "SELECT complaint_id, simhash, shingles FROM complaint_features "
+        "WHERE simhash IS NOT NULL AND n_chars >= ? ORDER BY complaint_id",
         (int(tcfg.get("min_chars", 60)),)).fetchall()
-    pairs = near_duplicates([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+    pairs = near_duplicates([r[0] for r in rows], [unsigned(r[1]) for r in rows],
+                            [np.frombuffer(r[2] or b"", dtype=np.uint32) for r in rows],
                             max_hamming=int(tcfg.get("max_hamming", 12)),
                             min_overlap=float(tcfg.get("min_overlap", 0.6))) if rows else []
     tuf = UnionFind()
@@ -143,27 +147,38 @@ def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
     graph = LinkGraph(customer_of, dict(postings), dict(artifacts_of), hubs, pairs, template_of,
                       template_members, nearest=nearest)
     graph.media_pairs = _media_pairs(ws, customer_of)
-    graph.components = _components(graph, int(card.section("rings").get("min_customers", 3)))
+    rcfg = card.section("rings")
+    graph.components = _components(graph, int(rcfg.get("min_customers", 3)), float(rcfg.get("strong_overlap", 0.8)))
     return graph
 
 
-def _components(graph: LinkGraph, min_customers: int) -> list[list[str]]:
+def _components(graph: LinkGraph, min_customers: int, strong_overlap: float = 0.0) -> list[list[str]]:
+    """Connected groups over >= min_customers customers, held together by at least one strong
+    link between two customers: a shared identifier, the same face/voice, or a letter copied
+    nearly whole (overlap >= strong_overlap). Same-topic letters that merely resemble each
+    other chain up by chance in a big batch; they never make a ring on their own."""
     uf = UnionFind()
+    strong: set[str] = set()
     for key, members in graph.postings.items():
         if key in graph.hubs or len(members) < 2:
             continue
         if len({graph.customer_of[c] for c in members}) < 2:
             continue  # one customer repeating their own number is not a link between people
         first = members[0]
+        strong.update(members)
         for c in members[1:]:
             uf.union(first, c)
-    for a, b, _h, _o in graph.template_pairs:
+    for a, b, _h, o in graph.template_pairs:
         uf.union(a, b)
+        if o >= strong_overlap and graph.customer_of.get(a) != graph.customer_of.get(b):
+            strong.update((a, b))
     for a, b, _m, _s in graph.media_pairs:
         uf.union(a, b)
+        if graph.customer_of.get(a) != graph.customer_of.get(b):
+            strong.update((a, b))
     out = []
     for members in uf.groups().values():
-        if len(graph.customers(members)) >= min_customers:
+        if len(graph.customers(members)) >= min_customers and not strong.isdisjoint(members):
             out.append(sorted(members))
     out.sort(key=lambda m: (-len(m), m[0]))
     return out

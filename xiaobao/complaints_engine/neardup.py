@@ -14,6 +14,12 @@ from xiaobao.text_fingerprint import SimHashIndex, fingerprint
 NEIGHBOURS = 12
 
 
+def fingerprints(texts):
+    """(codes, shingle sets) of letters, for callers holding only the text."""
+    fps = [fingerprint(t) for t in texts]
+    return [f[0] for f in fps], [f[1] for f in fps]
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Shared n-grams over all n-grams of both letters. Stricter than containment: a short
     genuine note inside a long letter on the same topic is not a template."""
@@ -23,19 +29,16 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return common / (len(a) + len(b) - common)
 
 
-def near_duplicates(ids, hashes, texts, max_hamming: int = 12, min_overlap: float = 0.6,
+def near_duplicates(ids, codes, shingle_sets, max_hamming: int = 12, min_overlap: float = 0.6,
                     k: int = NEIGHBOURS, block: int = 4096):
     """[(id_a, id_b, hamming, jaccard)] with id_a < id_b, each pair once, jaccard >= min_overlap.
 
-    ``hashes`` is accepted for symmetry with the stored features; the index recomputes the
-    fingerprint and shingles together from the text (one pass, and they always agree).
+    ``codes``: unsigned 64-bit SimHashes; ``shingle_sets``: sorted distinct n-gram hashes per
+    letter (both from :func:`xiaobao.text_fingerprint.fingerprint`, computed once at featurizing).
     """
     index = SimHashIndex()
-    fps = []
-    for start in range(0, len(texts), block):
-        part = [fingerprint(t) for t in texts[start:start + block]]
-        index.add_fingerprints(ids[start:start + block], [f[0] for f in part], [f[1] for f in part])
-        fps.extend(part)
+    index.add_fingerprints(list(ids), list(codes), list(shingle_sets))
+    fps = list(zip(codes, shingle_sets))
     pos = {cid: i for i, cid in enumerate(ids)}
     seen: set[tuple] = set()
     out = []

@@ -160,8 +160,9 @@ def _store_features(ws, feats) -> int:
     at = store.now_iso()
     with store.transaction(ws):
         conn.executemany("INSERT OR REPLACE INTO complaint_features (complaint_id, simhash, n_chars, phrases, "
-                         "featurized_at) VALUES (?, ?, ?, ?, ?)",
-                         [(f.complaint_id, f.simhash, f.n_chars, json.dumps(f.phrases, ensure_ascii=False), at)
+                         "shingles, featurized_at) VALUES (?, ?, ?, ?, ?, ?)",
+                         [(f.complaint_id, f.simhash, f.n_chars, json.dumps(f.phrases, ensure_ascii=False),
+                           f.shingles, at)
                           for f in feats])
         conn.executemany("INSERT OR IGNORE INTO complaint_artifacts VALUES (?, ?, ?, ?)",
                          [(f.complaint_id, k, v, raw) for f in feats for k, v, raw in f.artifacts])

@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS complaint_features (
     simhash INTEGER,
     n_chars INTEGER,
     phrases TEXT,
+    shingles BLOB,
     template_id INTEGER,
     featurized_at TEXT NOT NULL
 );
