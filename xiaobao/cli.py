@@ -38,6 +38,13 @@ app.command("screen")(screen_command)
 app.add_typer(tags_app, name="tags")
 app.add_typer(rings_app, name="rings")
 app.add_typer(synth_app, name="synth")
+from xiaobao.insight.cli import (interactions_app, quality_app, risk_app, synth_interactions_command,
+                                 voice_of_customer_command)
+app.add_typer(interactions_app, name="interactions")
+app.add_typer(quality_app, name="quality")
+app.add_typer(risk_app, name="risk")
+app.command("voice-of-customer")(voice_of_customer_command)
+synth_app.command("interactions")(synth_interactions_command)
 from xiaobao.video.cli import eval_face, face_app, video_app
 app.add_typer(face_app, name="face")
 app.add_typer(video_app, name="video")
