@@ -49,6 +49,9 @@ from xiaobao.video.cli import eval_face, face_app, video_app
 app.add_typer(face_app, name="face")
 app.add_typer(video_app, name="video")
 eval_app.command("face")(eval_face)
+from xiaobao.text_fingerprint.cli import app as text_app, eval_text_authors
+app.add_typer(text_app, name="text")
+eval_app.command("text-authors")(eval_text_authors)
 
 
 def _version(value: bool) -> None:
