@@ -16,7 +16,7 @@ rings_app = typer.Typer(help="Candidate proxy rings found by screening: list, sh
                         no_args_is_help=True)
 synth_app = typer.Typer(help="Synthetic data for demos, tests and benchmarks.", no_args_is_help=True)
 
-LIST_COLUMNS = ["id", "received_at", "channel", "customer_id", "risk_score", "risk_tier", "tags", "text"]
+LIST_COLUMNS = ["id", "channel", "customer_id", "risk_score", "risk_tier", "tags"]
 
 
 # ---------------------------------------------------------------- complaints
@@ -83,8 +83,9 @@ def _print_complaint(c: dict) -> None:
     if c.get("rings"):
         console.print("rings: " + ", ".join(f"R-{r}" for r in c["rings"]), markup=False, highlight=False)
     console.print((c.get("text") or "")[:400], markup=False, highlight=False)
+    # weight x strength of each reason: what it alone would score (the fused score combines them)
     for r in c.get("reasons") or []:
-        console.print(f"  +{r['points']:.2f}  {r['text']}", markup=False, highlight=False)
+        console.print(f"  [{r['weight'] * r['strength']:.2f}] {r['text']}", markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------- screen

@@ -27,14 +27,13 @@ class TextFeatures:
 
 def featurize(complaint_id: str, text: str | None, representative: str | None = None) -> TextFeatures:
     text = text or ""
-    norm = normalize(text) if text else ""
     # The claimed representative links complaints like a phone number does.
     rep = normalize(representative).strip() if representative else ""
     rep_art = [("representative", rep, representative)] if rep else []
-    if not norm.strip():
+    if not text.strip():
         return TextFeatures(complaint_id, None, 0, rep_art)
     arts, phrases, seen = list(rep_art), [], set()
-    for a in extract_artifacts(text):
+    for a in extract_artifacts(text, _lexicon()):
         if a.kind in PHRASE_KINDS:
             if a.value not in phrases:
                 phrases.append(a.value)
@@ -45,7 +44,20 @@ def featurize(complaint_id: str, text: str | None, representative: str | None = 
             arts.append((a.kind, str(a.value), str(a.raw)))
     code, sh = fingerprint(text)
     sh32 = np.unique(np.asarray(sh, dtype=np.uint64).astype(np.uint32))
-    return TextFeatures(complaint_id, _signed(code), len(norm), arts, phrases, sh32.tobytes())
+    # Length in letters, CJK characters and digits: punctuation and
+    # spacing do not make a note long enough to call a template.
+    return TextFeatures(complaint_id, _signed(code), sum(ch.isalnum() for ch in text), arts, phrases, sh32.tobytes())
+
+
+_LEXICON = None
+
+
+def _lexicon():
+    """Loaded once per process (the lookup checks the file's mtime on every call)."""
+    global _LEXICON
+    if _LEXICON is None:
+        _LEXICON = load_lexicon()
+    return _LEXICON
 
 
 def featurize_many(items: list[tuple]) -> list[TextFeatures]:

@@ -78,13 +78,6 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
     report.featurized = _featurize(ws, workers, chunk_size, progress)
     report.attachments = _embed_attachments(ws, progress)
 
-    graph = links.build(ws, card, near_duplicates)
-    ring_of = rings.persist(ws, graph, command=command)
-    report.rings = len(graph.components)
-    report.ring_members = sum(len(m) for m in graph.components)
-    report.hubs = [{"kind": h.kind, "value": h.value, "customers": h.customers, "why": h.why}
-                   for h in sorted(graph.hubs.values(), key=lambda h: -h.customers)][:20]
-
     if complaint_id is not None:
         targets = [complaint_id]
     else:
@@ -95,6 +88,18 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
         targets = [r[0] for r in conn.execute(sql + " ORDER BY received_at, id", params)]
         report.already_screened = conn.execute("SELECT COUNT(*) FROM complaints WHERE screened_at IS NOT NULL"
                                                ).fetchone()[0]
+    if not targets and not report.featurized and not report.attachments:
+        # Nothing new since the last batch: the graph and rings are what they were.
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return report
+
+    graph = links.build(ws, card, near_duplicates)
+    ring_of = rings.persist(ws, graph, command=command)
+    report.rings = len(graph.components)
+    report.ring_members = sum(len(m) for m in graph.components)
+    report.hubs = [{"kind": h.kind, "value": h.value, "customers": h.customers, "why": h.why}
+                   for h in sorted(graph.hubs.values(), key=lambda h: -h.customers)][:20]
+
     ctx = _Context(ws, card, graph, ring_of)
     done = 0
     tiers: Counter = Counter()
