@@ -136,3 +136,25 @@ def test_killed_batch_resumes_without_redoing_or_losing(tmp_path):
         assert len(seen) == len(set(seen)) == 3000
         q = "SELECT m.complaint_id FROM ring_members m JOIN rings r ON r.id = m.ring_id ORDER BY 1"
         assert a.db.conn.execute(q).fetchall() == b.db.conn.execute(q).fetchall()
+
+
+def test_yesterdays_complaints_rescored_when_a_ring_forms(ws, tmp_path):
+    letter = ("本人{n}在贵司借款，贵司违规收取砍头息，综合年化成本超过36%，要求停息挂账并退还全部利息，"
+              "否则向银保监会投诉。代理人电话13912345678。")
+    day = lambda i, n, d: {"id": f"D{i}", "received_at": f"2026-10-0{d}T10:00:00", "channel": "12378",  # noqa: E731
+                           "customer_id": f"K{i}", "text": letter.format(n=n)}
+    from xiaobao.complaints_engine.synth import write_records
+
+    write_records([day(1, "王强", 1), day(2, "李娜", 1)], tmp_path / "d1.jsonl")
+    xiaobao.ingest(ws, tmp_path / "d1.jsonl")
+    assert xiaobao.screen(ws).rings == 0  # two customers are not a ring yet
+    before = store.get_complaint(ws, "D1")
+    assert not before["rings"]
+    write_records([day(3, "赵敏", 2)], tmp_path / "d2.jsonl")
+    xiaobao.ingest(ws, tmp_path / "d2.jsonl")
+    report = xiaobao.screen(ws)
+    assert report.rings == 1 and report.rescored == 2 and report.screened == 3
+    after = store.get_complaint(ws, "D1")
+    assert after["rings"] and any(r["kind"] == "ring" for r in after["reasons"])
+    assert after["risk_score"] > before["risk_score"] and "代理团伙关联" in after["tags"]
+    assert xiaobao.screen(ws).screened == 0  # and only once

@@ -43,6 +43,7 @@ class ScreenReport:
     featurized: int = 0
     screened: int = 0
     already_screened: int = 0
+    rescored: int = 0              # earlier complaints scored again because a ring now holds them
     attachments: int = 0
     tiers: dict = field(default_factory=dict)
     rings: int = 0
@@ -100,6 +101,16 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
     report.hubs = [{"kind": h.kind, "value": h.value, "customers": h.customers, "why": h.why}
                    for h in sorted(graph.hubs.values(), key=lambda h: -h.customers)][:20]
 
+    if complaint_id is None:
+        # Complaints screened on an earlier day that today's letters pulled into a ring are
+        # scored again, so their score and tier say so (once: the new score names the ring).
+        pulled_in = [r[0] for r in conn.execute(
+            "SELECT DISTINCT m.complaint_id FROM ring_members m JOIN rings r ON r.id = m.ring_id "
+            "JOIN complaints c ON c.id = m.complaint_id WHERE r.status != 'dissolved' AND "
+            "c.screened_at IS NOT NULL AND (c.reasons IS NULL OR c.reasons NOT LIKE '%\"kind\": \"ring\"%') "
+            "ORDER BY m.complaint_id")]
+        report.rescored = len(pulled_in)
+        targets += pulled_in
     ctx = _Context(ws, card, graph, ring_of)
     done = 0
     tiers: Counter = Counter()
