@@ -48,6 +48,13 @@ def test_sampling_keeps_rate_cap_and_timestamps(clips):
     assert len(list(sample_frames(clips["call"], fps=0))) == 150
 
 
+def test_video_without_faces_gives_no_tracks(tmp_path, emb):
+    from face_video_helpers import canvas
+    p = write_video(tmp_path / "empty_room.mp4", [canvas(320, 240)] * 20, 10.0)
+    found = analyse_file(p, emb, fps=2)
+    assert found.frames_sampled == 4 and found.tracks == [] and found.dominant is None
+
+
 def test_frame_cap_is_reported(clips, emb):
     capped = analyse_file(clips["call"], emb, fps=2, max_frames=3)
     assert capped.frames_sampled == 3 and capped.truncated
