@@ -10,6 +10,8 @@ Steps (all in one process, one temporary workspace):
   every rule against the planted truth, and the same batch inspected by a naive inspector
   (every phrase of every rule tested on every sentence with ``in``, similarity of every
   sentence to every example with Python sets) on the first ``--naive-n`` records, as a ratio;
+* voice of customer on real complaints (if ``../shared/data/text/zh_heimao`` is there): the
+  lexicon's demand against the posts' own stated demand (mapped onto our demand labels);
 * risk: ``train_risk_model`` with a 30-day horizon; precision at the top decile and at k on
   the later held-out period, for the model and for the keyword-count baseline
   (floor: model >= 0.80 and above the baseline).
@@ -91,6 +93,40 @@ def naive_inspect(records, rules) -> int:
     return hits
 
 
+# The posts' own demand wording -> our demand labels (only posts whose demand maps are scored).
+DEMAND_MAP = {"退费": ("退款", "退还", "退费", "退息", "退会员", "退担保", "返还", "退回"),
+              "停止催收": ("停止骚扰", "停止催收", "停止暴力"), "协商还款": ("协商", "分期", "延期", "停息"),
+              "减免": ("减免", "免除", "免息", "减息"), "修改征信": ("征信",)}
+
+
+def voc_on_real_complaints() -> dict | None:
+    """Lexicon demand vs the demand each real 黑猫投诉 post states (recall, precision of what it names)."""
+    import csv
+    from xiaobao.insight.lexicon import load_lexicon
+    from xiaobao.insight.voc import lexicon_labels
+    folder = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text" / "zh_heimao"
+    if not folder.is_dir():
+        return None
+    posts = []
+    with open(folder / "heimao_tousu_chitian.csv", encoding="utf-8") as fh:
+        posts += [(r["title"] + "。" + r["detail"], r["demand"]) for r in csv.DictReader(fh)]
+    with open(folder / "heimao_tousu_wpandios_examples.csv", encoding="utf-8") as fh:
+        posts += [(r["title"] + "。" + r["summary"], r["demands"]) for r in csv.DictReader(fh)]
+    lex = load_lexicon()
+    scored = named = right = 0
+    for text, demand in posts:
+        gold = {k for k, words in DEMAND_MAP.items() if any(w in demand for w in words)}
+        if not gold:
+            continue
+        scored += 1
+        got = lexicon_labels(text, lex)["demand"]
+        named += got != ""
+        right += got in gold
+    return {"posts": len(posts), "with_mappable_demand": scored, "lexicon_named_a_demand": named,
+            "correct": right, "recall": round(right / scored, 4) if scored else None,
+            "precision": round(right / named, 4) if named else None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -155,6 +191,9 @@ def main() -> None:
                                             "naive_per_s": round(naive), "ratio": round(fast / naive, 2)},
                              "accuracy_vs_planted": accuracy}
         print("inspection", json.dumps(out["inspection"], ensure_ascii=False), flush=True)
+
+        out["voc_real_complaints"] = voc_on_real_complaints()
+        print("voc on real complaints", out["voc_real_complaints"], flush=True)
 
         t = time.perf_counter()
         model = train_risk_model(ws, synth.labels, horizon=30, out=work / "risk.json", top_k=1000)
