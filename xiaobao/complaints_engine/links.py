@@ -120,7 +120,7 @@ def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
     n_customers = len(set(customer_of.values())) or 1
     cap = max(int(acfg.get("hub_min_customers", 200)), float(acfg.get("hub_fraction", 0.02)) * n_customers)
     coh_min_cust = int(acfg.get("coherence_min_customers", 12))
-    coh_min = float(acfg.get("coherence_min", 0.25))
+    coh_min = float(acfg.get("coherence_min", 0.5))
     hubs: dict[tuple[str, str], Hub] = {}
     for key, members in postings.items():
         kind, value = key
@@ -136,7 +136,7 @@ def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
             coherent = sum(1 for c in members if template_neighbours.get(c, set()) & member_set)
             if coherent / len(members) < coh_min:
                 hubs[key] = Hub(kind, value, len(custs),
-                                f"{len(custs)} customers whose letters share no template")
+                                f"{len(custs)} customers, most of whose letters share no template")
     artifacts_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key, members in postings.items():
         if key in hubs:
