@@ -115,3 +115,38 @@ def test_bad_rule_files_name_the_rule(tmp_path, body, needle):
     f.write_text(body, encoding="utf-8")
     with pytest.raises(InputError, match=needle):
         load_rules(f)
+
+
+@pytest.mark.slow
+def test_semantic_stage_with_a_sentence_model_catches_paraphrases(tmp_path):
+    # English rules with the packaged all-MiniLM-L6-v2 (it is English-only): paraphrases sharing
+    # few characters with the example pass the bigram screen and are confirmed by cosine.
+    f = tmp_path / "rules.yaml"
+    f.write_text("""
+rules:
+  - name: employer
+    kind: phrases
+    phrases: [tell your employer]
+    examples: [we will tell your employer that you owe us money]
+    similarity: 0.9
+    semantic: 0.62
+    semantic_screen: 0.2
+  - name: arrest
+    kind: phrases
+    phrases: [arrest you]
+    examples: [we will have you arrested by the police]
+    similarity: 0.9
+    semantic: 0.62
+    semantic_screen: 0.2
+""", encoding="utf-8")
+    lines = ["I am going to call your boss and tell him about your debt.",
+             "The cops will come and put you in jail tonight.",
+             "Please pay your balance by Friday.",
+             "We never contact your employer about your account.",
+             "Thank you for your time, goodbye."]
+    recs = [{"id": i, "at": "2026-01-01T10:00:00", "channel": "call", "direction": "outbound", "agent_id": "A",
+             "team": "T", "customer_id": "C", "text": f"[00:0{i}] agent: {t}"} for i, t in enumerate(lines)]
+    found = Inspector(load_rules(f)).inspect(recs)
+    assert sorted((x.interaction_id, x.rule, x.method) for x in found) == [(0, "employer", "semantic"),
+                                                                          (1, "arrest", "semantic")]
+    assert all(0.62 <= x.score <= 1 for x in found)

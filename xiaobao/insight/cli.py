@@ -49,13 +49,16 @@ def interactions_ingest(ctx: typer.Context, file: Path = typer.Argument(..., hel
 def quality_run(ctx: typer.Context, rules: Optional[Path] = typer.Option(None, "--rules", help="rule YAML (default: shipped set)"),
                 date_from: Optional[str] = typer.Option(None, "--from", help="first day, YYYY-MM-DD"),
                 date_to: Optional[str] = typer.Option(None, "--to", help="last day, YYYY-MM-DD (inclusive)"),
+                semantic_model: Optional[Path] = typer.Option(
+                    None, "--semantic-model", help="sentence-transformers folder for rules with `semantic:`"),
                 json_out: bool = typer.Option(False, "--json")) -> None:
     """Inspect stored interactions; findings replace an earlier run's over the same range.
 
     Example: xiaobao quality run --from 2026-03-01 --to 2026-03-31
     """
     from xiaobao.insight.quality import run_quality
-    report = run_quality(workspace_from(ctx), rules, date_from, date_to)
+    report = run_quality(workspace_from(ctx), rules, date_from, date_to,
+                         semantic_model=str(semantic_model) if semantic_model else None)
     if json_out:
         print_json(report.to_dict())
         return

@@ -92,8 +92,10 @@ def _traditional() -> re.Pattern:
 class Inspector:
     """A compiled rule set; ``inspect(records)`` returns the findings of a batch (frequency aside)."""
 
-    def __init__(self, rules: RuleSet):
+    def __init__(self, rules: RuleSet, sentence_embedder=None, semantic_model: str | None = None):
         self.rules = rules
+        self._embedder, self._semantic_model = sentence_embedder, semantic_model
+        self._example_vectors: dict[str, np.ndarray] = {}
         self.phrase_rules = rules.of_kind("phrases")
         self.prefilter = _alternation(normalize(p) for r in self.phrase_rules for p in r.phrases)
         self.rule_pattern = {r.name: _alternation(normalize(p) for p in r.phrases) for r in self.phrase_rules}
@@ -178,7 +180,49 @@ class Inspector:
             for (k, name), sc in best.items():
                 i, raw, offset, _ = where[k]
                 findings.append(self._finding(records[i], by_name[name], "similarity", round(sc, 3), raw, offset))
+            findings += self._semantic(records, sentences, where, scores, hit_keys | set(best))
         return findings
+
+
+    # ------------------------------------------------------------ optional sentence-embedding stage
+    def _semantic(self, records, sentences, where, scores, done: set) -> list[Finding]:
+        """Rules with ``semantic:`` get a second look at sentences whose bigram containment reached
+        ``semantic_screen`` but not ``similarity``: cosine of sentence embeddings against the
+        rule's examples. Only these few candidates are embedded, so the batch stays fast."""
+        rules = [r for r in self.phrase_rules if r.semantic is not None and r.examples]
+        if not rules:
+            return []
+        cols = {r.name: [j for j, o in enumerate(self.example_owner) if o.name == r.name] for r in rules}
+        candidates: dict[int, list] = {}
+        for r in rules:
+            best = scores[:, cols[r.name]].max(axis=1)
+            for k in np.nonzero(best >= r.semantic_screen)[0].tolist():
+                if (k, r.name) not in done and not (self.rule_exclude[r.name] is not None
+                                                    and self.rule_exclude[r.name].search(sentences[k])):
+                    candidates.setdefault(k, []).append(r)
+        if not candidates:
+            return []
+        embedder = self._sentence_embedder()
+        ks = sorted(candidates)
+        vectors = embedder.embed([where[k][1] for k in ks])
+        out = []
+        for row, k in enumerate(ks):
+            for r in candidates[k]:
+                if r.name not in self._example_vectors:
+                    self._example_vectors[r.name] = embedder.embed(list(r.examples))
+                cos = float((self._example_vectors[r.name] @ vectors[row]).max())
+                if cos >= r.semantic:
+                    i, raw, offset, _ = where[k]
+                    out.append(self._finding(records[i], r, "semantic", round(cos, 3), raw, offset))
+        return out
+
+    def _sentence_embedder(self):
+        if self._embedder is None:
+            # a sentence-transformers folder (a Chinese or multilingual model for Chinese calls);
+            # the packaged all-MiniLM-L6-v2 is English-only
+            from xiaobao.text_fingerprint.embedders import MINILM_SPACE, embedder_for
+            self._embedder = embedder_for(None if self._semantic_model else MINILM_SPACE, self._semantic_model)
+        return self._embedder
 
 
 def _range_sql(date_from: str | None, date_to: str | None, col: str = "at") -> tuple[str, list]:
@@ -254,14 +298,17 @@ _INSERT = ("INSERT INTO quality_findings (run_id, interaction_id, rule, category
 
 
 def run_quality(ws, rules: str | RuleSet | None = None, date_from: str | None = None, date_to: str | None = None,
-                batch: int = BATCH, progress: Callable[[int], None] | None = None) -> RunReport:
+                batch: int = BATCH, progress: Callable[[int], None] | None = None,
+                semantic_model: str | None = None) -> RunReport:
     """Inspect the stored interactions in the range with a rule set (default: the shipped example set).
 
     Findings of an earlier run over the same range are replaced, so a re-run never double counts.
+    ``semantic_model``: a sentence-transformers folder for rules with ``semantic:`` (default: the
+    packaged all-MiniLM-L6-v2, which suits English rules only).
     """
     store.ensure_tables(ws)
     ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
-    inspector = Inspector(ruleset)
+    inspector = Inspector(ruleset, semantic_model=semantic_model)
     conn = ws.db.conn
     t0 = time.perf_counter()
     started = datetime.now().isoformat(timespec="seconds")

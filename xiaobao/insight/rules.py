@@ -33,6 +33,8 @@ class Rule:
     exclude: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     similarity: float = 0.6
+    semantic: float | None = None           # cosine for the optional sentence-embedding stage
+    semantic_screen: float = 0.3            # bigram containment a sentence needs to reach that stage
     allowed: tuple[str, str] | None = None      # ("08:00", "21:00")
     max_per_day: int = 0
     required: tuple[tuple[str, ...], ...] = ()
@@ -98,10 +100,19 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
                                    "must be numbers") from None
         if not 0 < similarity <= 1:
             raise InputError(path, f"rule {name!r}: similarity must be in (0, 1]")
+        semantic = e.get("semantic")
+        try:
+            semantic = None if semantic is None else float(semantic)
+            screen = float(e.get("semantic_screen", 0.3))
+        except (TypeError, ValueError):
+            raise InputError(path, f"rule {name!r}: semantic and semantic_screen must be numbers") from None
+        if semantic is not None and not (0 < semantic <= 1 and 0 <= screen <= 1):
+            raise InputError(path, f"rule {name!r}: semantic and semantic_screen must be in (0, 1]")
         kw = dict(name=name, kind=kind, category=str(e.get("category") or name), severity=severity,
                   penalty=penalty, directions=_strings(path, name, e.get("directions"), "directions"),
                   channels=_strings(path, name, e.get("channels"), "channels"),
-                  speaker=e.get("speaker"), similarity=similarity, max_per_day=max_per_day, within_turns=within)
+                  speaker=e.get("speaker"), similarity=similarity, max_per_day=max_per_day, within_turns=within,
+                  semantic=semantic, semantic_screen=screen)
         if kw["speaker"] not in (None, "agent", "customer"):
             raise InputError(path, f"rule {name!r}: speaker must be agent or customer")
         if kind == "phrases":
