@@ -61,15 +61,19 @@ def test_variants_are_near_unrelated_letters_are_far():
     assert overlap(shingles(a), shingles(a + prose(30))) == 1.0  # containment of the shorter letter
 
 
-def test_simhash_index_finds_variants_through_faiss():
+@pytest.mark.parametrize("approx_from", [10**6, 100])  # exact flat index, inverted file
+def test_simhash_index_finds_variants_through_faiss(approx_from):
+    import faiss
+
     letters = [prose(8) for _ in range(300)]
     templated = {i: variant() for i in (5, 77, 250)}
     for i, t in templated.items():
         letters[i] = t
-    index = SimHashIndex()
+    index = SimHashIndex(approx_from=approx_from)
     index.add([f"L{i}" for i in range(len(letters))], letters)
-    assert len(index) == 300 and index.index.ntotal == 300
     hits = index.search([variant(), prose(8)], k=5, max_hamming=22, min_overlap=0.5)
+    assert len(index) == 300 and index.index.ntotal == 300
+    assert isinstance(index.index, faiss.IndexBinaryIVF) == (approx_from == 100)
     assert {h[0] for h in hits[0]} == {"L5", "L77", "L250"}
     assert all(h[1] <= 22 and h[2] >= 0.5 for h in hits[0])
     assert hits[1] == []

@@ -22,7 +22,7 @@ import numpy as np
 from xiaobao.errors import ModelUnavailableError
 from xiaobao.index import register_default_thresholds
 from xiaobao.text_fingerprint.normalize import normalize
-from xiaobao.text_fingerprint.simhash import _mix, _PRIMES
+from xiaobao.text_fingerprint.simhash import _ngram_codes
 
 CHAR_NGRAM_SPACE = "text/char-ngram@1"
 MINILM_SPACE = "text/minilm@1"
@@ -65,15 +65,7 @@ class CharNgramEmbedder:
         """Bucket index and signed sublinear weight of every distinct n-gram of a letter."""
         s = normalize(text).replace(" ", "")
         codes = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        parts = []
-        with np.errstate(over="ignore"):
-            for n in self.ngrams:
-                if len(codes) < n:
-                    continue
-                h = np.full(len(codes) - n + 1, np.uint64(n), dtype=np.uint64)
-                for i in range(n):
-                    h = _mix(h ^ (codes[i:len(codes) - n + 1 + i] * _PRIMES[i]))
-                parts.append(h)
+        parts = [_ngram_codes(codes, n, salt=n) for n in self.ngrams if len(codes) >= n]
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         uniq, counts = np.unique(np.concatenate(parts), return_counts=True)

@@ -42,17 +42,23 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
+def _ngram_codes(codes: np.ndarray, n: int, salt: int = 0) -> np.ndarray:
+    """Hash every n-gram of a code-point array: a polynomial over the code points, then one mix."""
+    m = len(codes) - n + 1
+    with np.errstate(over="ignore"):
+        h = np.full(m, np.uint64(salt), dtype=np.uint64)
+        for i in range(n):
+            h += codes[i:i + m] * _PRIMES[i]
+        return _mix(h)
+
+
 def ngram_hashes(text: str, n: int = NGRAM, *, normalized: bool = False) -> np.ndarray:
     """64-bit hashes of the character n-grams of a letter, in order (repeats kept)."""
     s = fingerprint_text(text, normalized=normalized)
     codes = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(codes) < n:
-        return _mix(codes.sum(keepdims=True) + np.uint64(len(codes))) if len(codes) else np.zeros(0, np.uint64)
-    with np.errstate(over="ignore"):
-        h = np.zeros(len(codes) - n + 1, dtype=np.uint64)
-        for i in range(n):
-            h = _mix(h ^ (codes[i:len(codes) - n + 1 + i] * _PRIMES[i]))
-    return h
+    if len(codes) < n:  # a very short letter is one feature
+        return _ngram_codes(codes, len(codes)) if len(codes) else np.zeros(0, np.uint64)
+    return _ngram_codes(codes, n)
 
 
 def shingles(text: str, n: int = NGRAM, *, normalized: bool = False) -> np.ndarray:
@@ -60,25 +66,26 @@ def shingles(text: str, n: int = NGRAM, *, normalized: bool = False) -> np.ndarr
     return np.unique(ngram_hashes(text, n, normalized=normalized))
 
 
-def _simhash_from_hashes(h: np.ndarray) -> int:
+def _simhash_from_hashes(h: np.ndarray) -> tuple[int, np.ndarray]:
+    """SimHash and distinct n-grams: each bit is the sign of the weighted vote of the n-grams' bits."""
     if not len(h):
-        return 0
+        return 0, h
     uniq, counts = np.unique(h, return_counts=True)
-    weights = 1.0 + np.log(counts)  # sublinear: a repeated phrase should not own the fingerprint
-    bits = ((uniq[:, None] >> _SHIFTS) & np.uint64(1)).astype(np.float32)
-    score = weights.astype(np.float32) @ (2.0 * bits - 1.0)
-    return int(np.packbits((score > 0)[::-1]).view(">u8")[0])
+    weights = (1.0 + np.log(counts)).astype(np.float32)  # sublinear: a repeated phrase must not own it
+    bits = np.unpackbits(uniq.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    score = 2.0 * (weights @ bits) - weights.sum()
+    code = np.packbits(score > 0, bitorder="little").view("<u8")[0]
+    return int(code), uniq
 
 
 def simhash64(text: str, n: int = NGRAM) -> int:
     """64-bit SimHash of a letter over its sublinearly weighted character n-grams (an unsigned int)."""
-    return _simhash_from_hashes(ngram_hashes(text, n))
+    return _simhash_from_hashes(ngram_hashes(text, n))[0]
 
 
 def fingerprint(text: str, n: int = NGRAM) -> tuple[int, np.ndarray]:
     """SimHash and shingle set of one letter from one pass over its n-grams."""
-    h = ngram_hashes(text, n)
-    return _simhash_from_hashes(h), np.unique(h)
+    return _simhash_from_hashes(ngram_hashes(text, n))
 
 
 def hamming(a: int, b: int) -> int:
@@ -100,19 +107,26 @@ def codes_to_bytes(codes: Iterable[int]) -> np.ndarray:
 
 
 class SimHashIndex:
-    """Near-duplicate search: FAISS ``IndexBinaryFlat`` over 64-bit SimHashes, verified by overlap.
+    """Near-duplicate search: a FAISS binary index over 64-bit SimHashes, verified by overlap.
 
     ``add(ids, texts)`` takes any hashable ids. ``search(texts, k, max_hamming)`` returns, per
     query, up to ``k`` ``(id, hamming, overlap)`` tuples, highest overlap first, among the
     stored letters within ``max_hamming`` bits (and at least ``min_overlap``).
+
+    Up to ``approx_from`` letters the index is exact (``IndexBinaryFlat``); from there on it is
+    an inverted file over binary k-means cells (``IndexBinaryIVF``, ``nprobe`` cells visited),
+    because a flat scan of 100,000 codes per query costs more than fingerprinting the letter.
     """
 
-    def __init__(self, n: int = NGRAM):
+    def __init__(self, n: int = NGRAM, approx_from: int = 20000, nprobe: int = 24):
         self.n = n
+        self.approx_from = approx_from
+        self.nprobe = nprobe
         self.index = faiss.IndexBinaryFlat(64)
         self.ids: list[Hashable] = []
-        self.codes: list[int] = []
-        # shingles of all letters in one array (32-bit is plenty to compare two letters)
+        self._codes: list[np.ndarray] = []
+        self._built = 0  # letters the FAISS index holds
+        # shingles per letter (32-bit is plenty to compare two letters)
         self._sh: list[np.ndarray] = []
 
     def __len__(self) -> int:
@@ -126,10 +140,30 @@ class SimHashIndex:
 
     def add_fingerprints(self, ids, codes, shingle_sets) -> None:
         """Add letters already fingerprinted (e.g. codes and shingles kept in a database)."""
-        self.index.add(codes_to_bytes(codes))
+        if not (len(ids) == len(codes) == len(shingle_sets)):
+            raise ValueError("ids, codes and shingle sets differ in length")
+        self._codes.append(codes_to_bytes(codes))
         self.ids.extend(ids)
-        self.codes.extend(int(c) for c in codes)
         self._sh.extend(np.unique(np.asarray(s, dtype=np.uint64).astype(np.uint32)) for s in shingle_sets)
+
+    def _sync(self) -> None:
+        """Bring the FAISS index up to date; switch to the inverted file once the index is large."""
+        n = len(self.ids)
+        if self._built == n:
+            return
+        codes = np.concatenate(self._codes) if len(self._codes) > 1 else self._codes[0]
+        self._codes = [codes]
+        if n >= self.approx_from and not isinstance(self.index, faiss.IndexBinaryIVF):
+            nlist = int(2 ** round(np.log2(4 * np.sqrt(n))))
+            quantizer = faiss.IndexBinaryFlat(64)
+            index = faiss.IndexBinaryIVF(quantizer, 64, nlist)
+            index.train(codes)
+            index.nprobe = self.nprobe
+            index.add(codes)
+            self._quantizer, self.index = quantizer, index  # the IVF index does not own its quantizer
+        else:
+            self.index.add(codes[self._built:])
+        self._built = n
 
     def search(self, texts: Sequence[str], k: int = 10, max_hamming: int = 20, min_overlap: float = 0.0,
                candidates: int | None = None) -> list[list[tuple[Hashable, int, float]]]:
@@ -143,6 +177,7 @@ class SimHashIndex:
         out: list[list[tuple[Hashable, int, float]]] = [[] for _ in codes]
         if not len(self.ids) or not len(codes):
             return out
+        self._sync()
         fetch = min(len(self.ids), candidates or max(2 * k, k + 8))
         dist, pos = self.index.search(codes_to_bytes(codes), fetch)
         for qi, (drow, prow) in enumerate(zip(dist, pos)):
