@@ -114,3 +114,16 @@ def test_cli_ingest_reports_bad_rows_and_exit_codes(tmp_path):
     assert p.returncode == 0 and "1 added" in p.stdout and f"{f}:3: time 'nope'" in p.stderr
     p = run("interactions", "ingest", str(tmp_path / "missing.csv"))
     assert p.returncode == 2 and "Traceback" not in p.stderr and "no such file" in p.stderr
+
+
+def test_gbk_export_and_bad_dates(ws, tmp_path):
+    f = tmp_path / "gbk.csv"
+    f.write_bytes("客户号,时间,渠道,内容\nC1,2026-03-01 09:00:00,call,我要投诉你们\n".encode("gbk")
+                  + "C2,2026-03-02 09:00:00,call,好的\n".encode("gbk"))
+    rep = ingest_interactions(ws, f)
+    assert rep.added == 2 and not rep.bad
+    assert ws.db.conn.execute("SELECT text FROM interactions WHERE customer_id = 'C1'").fetchone()[0] == "我要投诉你们"
+    from xiaobao.errors import UserError
+    from xiaobao.insight.quality import run_quality
+    with pytest.raises(UserError, match="--from 'March' is not a date"):
+        run_quality(ws, date_from="March")

@@ -45,8 +45,33 @@ class IngestReport:
                 "duplicates": self.duplicates, "bad_count": self.bad_count, "bad": self.bad}
 
 
+def _encoding(path: Path) -> str:
+    """UTF-8 unless the start of the file does not decode as UTF-8; then GB18030 (a superset of
+    GBK, what Chinese spreadsheet exports use)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return "gb18030"
+    return "utf-8-sig"
+
+
+def _guarded(path: Path, rows: Iterator) -> Iterator:
+    """A decoding error mid-file names the file and the last good line, instead of a traceback."""
+    last = 0
+    try:
+        for line, row in rows:
+            last = line
+            yield line, row
+    except UnicodeDecodeError:
+        raise InputError(path, "text is neither UTF-8 nor GB18030 after this line; re-export as UTF-8",
+                         line=last) from None
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    with open(path, newline="", encoding=_encoding(path)) as fh:
         sample = fh.read(4096)
         fh.seek(0)
         delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
@@ -62,7 +87,15 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
                                    f"(found: {', '.join(headers)})", line=1)
         index = [(i, mapping[h]) for i, h in enumerate(headers) if h in mapping]
         start = reader.line_num + 1
-        for values in reader:
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a NUL byte or an unterminated quote
+                line, start = start, reader.line_num + 1
+                yield line, RowError(f"unreadable CSV row: {exc}")
+                continue
             line, start = start, reader.line_num + 1
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
@@ -73,7 +106,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding="utf-8-sig") as fh:
+    with open(path, encoding=_encoding(path)) as fh:
         for line_no, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -96,9 +129,9 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
         raise InputError(path, "no such file")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl_rows(path)
+        return _guarded(path, _jsonl_rows(path))
     if suffix in (".csv", ".tsv", ".txt"):
-        return _csv_rows(path)
+        return _guarded(path, _csv_rows(path))
     raise InputError(path, f"unknown format {suffix!r}: use .csv, .tsv or .jsonl")
 
 

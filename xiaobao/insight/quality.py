@@ -225,8 +225,20 @@ class Inspector:
         return self._embedder
 
 
+def check_day(value: str | None, option: str) -> str | None:
+    """``value`` if it is a date (YYYY-MM-DD), else a UserError naming the option."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(value)[:10]).date().isoformat() if len(str(value)) >= 10 else \
+            datetime.fromisoformat(str(value)).date().isoformat()
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date like 2026-03-31") from None
+
+
 def _range_sql(date_from: str | None, date_to: str | None, col: str = "at") -> tuple[str, list]:
     where, params = [], []
+    date_from, date_to = check_day(date_from, "--from"), check_day(date_to, "--to")
     if date_from:
         where.append(f"{col} >= ?")
         params.append(str(date_from))

@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from xiaobao.errors import InputError, UserError
 from xiaobao.insight import store
 from xiaobao.insight.lexicon import load_lexicon
+from xiaobao.insight.quality import check_day
 from xiaobao.insight.risk_features import (FEATURES, FeatureBuilder, Labels, collect_signals, day_number,
                                            day_text, labels_from_complaints, read_labels)
 
@@ -124,7 +125,7 @@ def train_risk_model(ws, labels: str | Path | Labels | None = None, *, horizon: 
     signals = collect_signals(ws, lex)
     fb = FeatureBuilder(ws, signals, lab, window=window, recent=recent)
     end = signals.last_day + 1
-    test = day_number(test_cutoff) if test_cutoff else end - horizon
+    test = day_number(check_day(test_cutoff, "--test-from")) if test_cutoff else end - horizon
     cuts = list(range(test - horizon, signals.first_day + window - 1, -step))[::-1]
     if not cuts:
         raise UserError(f"interactions span {end - signals.first_day} days: too short for a window of {window}, "
@@ -189,7 +190,7 @@ def score_customers(ws, model: str | Path | RiskModel | None = None, as_of: str 
     lab = read_labels(labels) if labels else labels_from_complaints(ws)
     signals = collect_signals(ws)
     fb = FeatureBuilder(ws, signals, lab, window=m.meta["window_days"], recent=m.meta["recent_days"])
-    cutoff = day_number(as_of) if as_of else signals.last_day + 1
+    cutoff = day_number(check_day(as_of, "--as-of")) if as_of else signals.last_day + 1
     active, X = fb.features(cutoff)
     scores = m.score(X)
     tiers = m.tier(scores)
