@@ -74,8 +74,10 @@ def collect_signals(ws, lexicon: Lexicon | None = None, batch: int = 20000) -> S
     ensure_tables(ws)
     lex = lexicon or load_lexicon()
     index: dict[str, int] = {}
-    cols: dict[str, list] = {k: [] for k in ("cust", "day", "inbound", "esc", "neg", "demand", "bad", "good",
-                                                 "overdue")}
+    names = ("cust", "day", "inbound", "esc", "neg", "demand", "bad", "good", "overdue")
+    dtypes = {"cust": np.int32, "day": np.int32, "overdue": np.float32}
+    # per batch into numpy, so a million records cost tens of MB, not Python lists of objects
+    chunks: dict[str, list[np.ndarray]] = {k: [] for k in names}
     cur = ws.db.conn.execute("SELECT customer_id, at, direction, text, outcome, overdue_days FROM interactions")
     esc_find, neg_search = lex.escalation.findall, lex.negative.search
     demand_search = [p.search for p in lex.groups["demands"].values()]
@@ -83,6 +85,7 @@ def collect_signals(ws, lexicon: Lexicon | None = None, batch: int = 20000) -> S
         rows = cur.fetchmany(batch)
         if not rows:
             break
+        cols: dict[str, list] = {k: [] for k in names}
         for cid, at, direction, text, outcome, overdue in rows:
             c = index.setdefault(cid, len(index))
             esc = neg = dem = 0
@@ -101,11 +104,11 @@ def collect_signals(ws, lexicon: Lexicon | None = None, batch: int = 20000) -> S
             cols["bad"].append(outcome in BAD_OUTCOMES)
             cols["good"].append(outcome in GOOD_OUTCOMES)
             cols["overdue"].append(-1 if overdue is None else overdue)
+        for k in names:
+            chunks[k].append(np.asarray(cols[k], dtypes.get(k, np.float32)))
     if not index:
         raise InputError("interactions", "no interactions stored; run `xiaobao interactions ingest FILE` first")
-    dtypes = {"cust": np.int32, "day": np.int32, "inbound": np.float32, "esc": np.float32, "neg": np.float32,
-              "demand": np.float32, "bad": np.float32, "good": np.float32, "overdue": np.float32}
-    return Signals(list(index), **{k: np.asarray(v, dtypes[k]) for k, v in cols.items()})
+    return Signals(list(index), **{k: np.concatenate(v) for k, v in chunks.items()})
 
 
 @dataclass

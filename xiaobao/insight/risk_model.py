@@ -151,7 +151,8 @@ def train_risk_model(ws, labels: str | Path | Labels | None = None, *, horizon: 
         "window_days": window, "recent_days": recent, "horizon_days": horizon,
         "training": {"cutoffs": [day_text(c) for c in cuts], "period": [day_text(cuts[0] - window), day_text(test)],
                      "customers": int(len(y)), "complainers": int(y.sum())},
-        "labels": lab.source, "lexicon_sha256": lex.sha256,
+        "labels": str(Path(lab.source).resolve()) if Path(lab.source).is_file() else lab.source,
+        "lexicon_sha256": lex.sha256,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
     active, Xt = fb.features(test)
@@ -181,13 +182,22 @@ def score_customers(ws, model: str | Path | RiskModel | None = None, as_of: str 
                     labels: str | Path | None = None, tag: bool = True) -> dict:
     """Score every active customer as of a day (default: the day after the last interaction).
 
+    Earlier complaints come from ``labels``, else the labels file the model was trained with (if
+    it is still there), else the complaints table.
     Writes ``customer_risk`` (score, tier, rank, the features used) and, for the high tier, the
     customer tag 高投诉风险 (source ``risk-model``) that prevention reads; customers who left the
     high tier lose that tag. Returns counts per tier.
     """
     m = model if isinstance(model, RiskModel) else RiskModel.load(model or default_model_path(ws))
     store.ensure_tables(ws)
-    lab = read_labels(labels) if labels else labels_from_complaints(ws)
+    # earlier complaints must come from the same place as in training, or the feature shifts
+    trained_on = m.meta.get("labels")
+    if labels:
+        lab = read_labels(labels)
+    elif trained_on and Path(trained_on).is_file():
+        lab = read_labels(trained_on)
+    else:
+        lab = labels_from_complaints(ws)
     signals = collect_signals(ws)
     fb = FeatureBuilder(ws, signals, lab, window=m.meta["window_days"], recent=m.meta["recent_days"])
     cutoff = day_number(check_day(as_of, "--as-of")) if as_of else signals.last_day + 1
