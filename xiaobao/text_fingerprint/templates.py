@@ -32,7 +32,7 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def template_edges(texts: Sequence[str], *, k: int = 20, max_hamming: int = DEFAULT_MAX_HAMMING,
+def template_edges(texts: Sequence[str], *, k: int = 50, max_hamming: int = DEFAULT_MAX_HAMMING,
                    min_overlap: float = DEFAULT_MIN_OVERLAP, n: int = NGRAM) -> list[tuple[int, int, int, float]]:
     """Verified near-duplicate pairs ``(i, j, hamming, overlap)`` with ``i < j``."""
     fps = [fingerprint(t, n) for t in texts]
@@ -48,7 +48,7 @@ def template_edges(texts: Sequence[str], *, k: int = 20, max_hamming: int = DEFA
     return sorted(edges.values())
 
 
-def template_clusters(texts: Sequence[str], *, k: int = 20, max_hamming: int = DEFAULT_MAX_HAMMING,
+def template_clusters(texts: Sequence[str], *, k: int = 50, max_hamming: int = DEFAULT_MAX_HAMMING,
                       min_overlap: float = DEFAULT_MIN_OVERLAP, min_size: int = 2, n: int = NGRAM) -> list[list[int]]:
     """Groups of letter indices that share a template, largest first (ties: earliest letter first).
 
