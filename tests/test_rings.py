@@ -53,7 +53,8 @@ def test_hub_numbers_and_topics_do_not_make_rings(ws, tmp_path):
     ]
     recs = [_rec(i, f"G{i}", t) for i, t in enumerate(genuine)]
     ring_text = ("本人{n}在贵司借款，贵司违规收取砍头息，综合年化成本超过36%，要求停息挂账并退还全部利息，"
-                 "否则向银保监会投诉。")
+                 "并消除征信不良记录。根据《消费者权益保护法》及监管部门相关规定，贵司应当依法处理，"
+                 "如贵司在三个工作日内不予解决，本人将向银保监会、人民银行及12378进一步投诉并保留诉讼权利。")
     recs += [_rec(10 + i, f"P{i}", ring_text.format(n=n) + ("联系电话13912345678。" if i < 2 else "微信fawu_778899。"))
              for i, n in enumerate(["王强", "李娜", "赵敏"])]
     recs.append(_rec(20, "P0", "还是我，本人的事情请联系13912345678。"))  # same customer again: no new person

@@ -112,7 +112,8 @@ def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
         template_neighbours[a].add(b)
         template_neighbours[b].add(a)
         for x, y in ((a, b), (b, a)):
-            if x not in nearest or (h, -o) < (nearest[x][1], -nearest[x][2]):
+            # ties broken by id: FAISS may return equal distances in any order
+            if x not in nearest or (h, -o, y) < (nearest[x][1], -nearest[x][2], nearest[x][0]):
                 nearest[x] = (y, h, o)
     template_of, template_members = _stable_template_ids(ws, tuf.groups())
 

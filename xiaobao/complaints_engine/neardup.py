@@ -59,4 +59,5 @@ def near_duplicates(ids, codes, shingle_sets, max_hamming: int = 12, min_overlap
                 j = jaccard(part[qi][1], fps[pos[b]][1])
                 if j >= min_overlap:
                     out.append((key[0], key[1], h, round(j, 4)))
+    out.sort()  # same input, same order, whatever order FAISS returned ties in
     return out

@@ -268,7 +268,7 @@ class _Context:
             kind, value = key
             label = ARTIFACT_LABEL.get(kind, kind)
             ev = {"artifact": kind, "value": value, "complaints": len(members), "customers": len(custs),
-                  "examples": [c for c in members if c != cid][:10]}
+                  "examples": sorted(c for c in members if c != cid)[:10]}
             reasons.append(Reason("shared_artifact", f"{label} {mask(kind, value)} appears in {len(members)} "
                                   f"complaints from {len(custs)} different customers", min(1.0, others / full), ev))
             matches.append({"kind": "artifact", "other_complaint_id": ev["examples"][0] if ev["examples"] else None,
