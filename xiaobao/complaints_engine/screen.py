@@ -71,6 +71,13 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
         raise UserError("--workers must be at least 1")
     if chunk_size < 1:
         raise UserError("chunk size must be at least 1")
+    if since is not None:
+        from xiaobao.complaints_engine.ingest import RowError, parse_time
+
+        try:
+            since = parse_time(since)
+        except RowError:
+            raise UserError(f"--since {since!r} is not a date (use e.g. 2026-10-01 or 2026-10-01T08:00)") from None
     conn = ws.db.conn
     if complaint_id is not None and not conn.execute("SELECT 1 FROM complaints WHERE id = ?",
                                                      (complaint_id,)).fetchone():
@@ -91,6 +98,9 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
                                                ).fetchone()[0]
     if not targets and not report.featurized and not report.attachments:
         # Nothing new since the last batch: the graph and rings are what they were.
+        report.rings, report.ring_members = conn.execute(
+            "SELECT COUNT(DISTINCT r.id), COUNT(m.complaint_id) FROM rings r JOIN ring_members m ON m.ring_id = r.id "
+            "WHERE r.status != 'dissolved'").fetchone()
         report.seconds = round(time.perf_counter() - t0, 3)
         return report
 
