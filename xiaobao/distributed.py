@@ -65,6 +65,8 @@ def ray_init(address: str | None = None, num_cpus: int | None = None) -> None:
         raise UserError("--ray needs the ray package (pip install 'ray[data]')") from exc
     if ray.is_initialized():
         return
+    # Ray gives its control process 30 s to come up; a busy 2-core machine can need more.
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "180")
     kwargs: dict = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True,
                     "configure_logging": False}
     try:
