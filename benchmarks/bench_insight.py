@@ -93,6 +93,18 @@ def naive_inspect(records, rules) -> int:
     return hits
 
 
+def grown_rules(rules, extra: int, seed: int):
+    """The rule set with ``extra`` more (never matching) 4-6 character phrases per phrase rule."""
+    import dataclasses
+    import random
+    rnd = random.Random(seed)
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+    grown = [dataclasses.replace(r, phrases=r.phrases + tuple("".join(rnd.choices(chars, k=rnd.randint(4, 6)))
+                                                              for _ in range(extra)))
+             if r.kind == "phrases" else r for r in rules.rules]
+    return dataclasses.replace(rules, rules=tuple(grown))
+
+
 # The posts' own demand wording -> our demand labels (only posts whose demand maps are scored).
 DEMAND_MAP = {"退费": ("退款", "退还", "退费", "退息", "退会员", "退担保", "返还", "退回"),
               "停止催收": ("停止骚扰", "停止催收", "停止暴力"), "协商还款": ("协商", "分期", "延期", "停息"),
@@ -132,6 +144,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--naive-n", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--extra-phrases", type=int, default=200, help="phrases added per rule for the scaling run")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_insight_"))
@@ -183,12 +196,24 @@ def main() -> None:
         t = time.perf_counter()
         naive_inspect(sample, rules)
         naive = len(sample) / (time.perf_counter() - t)
+        big = grown_rules(rules, args.extra_phrases, args.seed)
+        part = sample[:max(1, len(sample) // 4)]
+        t = time.perf_counter()
+        Inspector(big).inspect(part)
+        fast_big = len(part) / (time.perf_counter() - t)
+        t = time.perf_counter()
+        naive_inspect(part, big)
+        naive_big = len(part) / (time.perf_counter() - t)
         out["inspection"] = {"interactions": run.interactions, "findings": run.findings,
                              "seconds": round(run.seconds, 1), "per_s": round(run.per_second),
                              "floor_per_s": 5000, "floor_met": run.per_second >= 5000,
                              "rss_growth_mib": round(mem.growth_mib, 1),
                              "same_batch": {"records": len(sample), "inspector_per_s": round(fast),
                                             "naive_per_s": round(naive), "ratio": round(fast / naive, 2)},
+                             "phrases_per_rule_plus": {"extra": args.extra_phrases, "records": len(part),
+                                                       "inspector_per_s": round(fast_big),
+                                                       "naive_per_s": round(naive_big),
+                                                       "ratio": round(fast_big / naive_big, 2)},
                              "accuracy_vs_planted": accuracy}
         print("inspection", json.dumps(out["inspection"], ensure_ascii=False), flush=True)
 
