@@ -230,8 +230,9 @@ def write_risk_tags(ws, customers: list[str]) -> dict:
     """Make the 高投诉风险 customer tag (source ``risk-model``) hold exactly for ``customers``.
 
     Written into the shared ``customer_tags`` table (schema: customer_id, tag, source,
-    created_at). The complaints store's ``add_tags`` is used when its vocabulary declares the
-    tag; otherwise the rows are written with plain SQL on the agreed table.
+    created_at) in one transaction with one audit event (the store's ``add_tags`` commits per
+    call, too slow for thousands of customers). Whether the tag vocabulary
+    (complaints_engine/data/tags.yaml) declares the tag is reported back.
     """
     from xiaobao.complaints_engine import store as complaints_store
     complaints_store.ensure_tables(ws)
@@ -251,11 +252,10 @@ def write_risk_tags(ws, customers: list[str]) -> dict:
             removed += conn.execute("DELETE FROM customer_tags WHERE customer_id = ? AND tag = ? AND source = ?",
                                     (cid, RISK_TAG, TAG_SOURCE)).rowcount
         for cid in sorted(keep - current):
-            if declared:
-                added += complaints_store.add_tags(ws, [RISK_TAG], customer_id=cid, source=TAG_SOURCE, log=False)
-            else:
-                added += conn.execute("INSERT OR IGNORE INTO customer_tags (customer_id, tag, source, created_at) "
-                                      "VALUES (?, ?, ?, ?)", (cid, RISK_TAG, TAG_SOURCE, now)).rowcount
+            added += conn.execute("INSERT OR IGNORE INTO customer_tags (customer_id, tag, source, created_at) "
+                                  "VALUES (?, ?, ?, ?)", (cid, RISK_TAG, TAG_SOURCE, now)).rowcount
+        ws.log_event("tags.set", ids=[], detail={"tag": RISK_TAG, "source": TAG_SOURCE, "added": added,
+                                                 "removed": removed, "customers": len(keep)})
     return {"tag_added": added, "tag_removed": removed, "tag_declared_in_vocabulary": declared}
 
 
