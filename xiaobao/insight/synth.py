@@ -27,8 +27,10 @@ How it is built, so that the benchmark floors mean something:
 * Customers treated badly (a misbehaving agent's threat, insult or third-party contact) become
   somewhat likelier to complain.
 * **Misbehaving agents** (``bad_agent_share``) use prohibited language (threats, insults,
-  contacting or shaming third parties, false legal threats; partly in wording that is *not* in
-  the phrase lists, to exercise the similarity check), call at forbidden hours, call one
+  contacting or shaming third parties, false legal threats): 60% in listed phrases, 30% in
+  wording only close to the rules' example sentences (the similarity check), 10% in wording
+  that shares almost nothing with either (no lexical check can find it; it keeps the measured
+  recall honest). They also call at forbidden hours, call one
   customer many times a day and skip the mandatory disclosures. Good agents sometimes say
   things that look close but are allowed ("我们不会联系您的家人"), and slip on a disclosure
   now and then.
@@ -57,16 +59,22 @@ CLOSING = ["好的，那我们这边先给您备注，请按时还款，祝您�
 LOOKALIKES = ["我们不会联系您的家人和同事，请您放心。", "如果您对服务不满意，可以拨打客服热线投诉。",
               "逾期可能会影响您的个人征信记录，这是按合同约定上报的。",
               "如长期不处理，我司保留依法通过诉讼解决的权利。"]
-# Planted misconduct: category -> (phrasings in the phrase lists, phrasings only close to the examples)
+# Planted misconduct: category -> (phrasings in the phrase lists, phrasings only close to the
+# examples, phrasings that share almost nothing with either: the inspection is not expected to
+# catch the last kind, so its measured recall stays honest).
 MISCONDUCT = {
     "threat": (["再不还钱你给我小心点", "不还钱就让你好看", "小心你的家人出门的安全"],
-               ["你要是再拖着不还，出了什么事你自己负责，给我小心一点", "不还钱的话你家里人出门也得注意点安全"]),
+               ["你要是再拖着不还，出了什么事你自己负责，给我小心一点", "不还钱的话你家里人出门也得注意点安全"],
+               ["你最好想清楚后果", "晚上走路的时候多留个心眼"]),
     "insult": (["你这个老赖", "你就是个骗子", "真是不要脸"],
-               ["欠钱不还的人都是老赖，你也一样", "你这种人脸皮比城墙还厚"]),
+               ["欠钱不还的人都是老赖，你也一样", "你这种人脸皮比城墙还厚"],
+               ["像你这样的人活着有什么意思", "一把年纪了还赖账，丢人现眼"]),
     "third_party": (["我们会打电话给你的同事和家人", "把你欠钱的事发到你们公司群里", "让你的亲戚朋友都知道你欠钱不还"],
-                    ["我已经联系了你的领导，他很快就会知道你欠钱的事", "我们会一个个打给你通讯录里的联系人"]),
+                    ["我已经联系了你的领导，他很快就会知道你欠钱的事", "我们会一个个打给你通讯录里的联系人"],
+                    ["你妈的电话我们已经有了，待会儿就打过去", "你们单位人事的号码我这里有"]),
     "false_legal": (["明天就去法院起诉你，警察会上门抓你", "你这是诈骗罪，要坐牢的", "已经给你立案了，等着被拘留吧"],
-                    ["你这属于恶意逃债，公安马上就会来抓人", "不还钱的话下周就把你列入刑事案件"]),
+                    ["你这属于恶意逃债，公安马上就会来抓人", "不还钱的话下周就把你列入刑事案件"],
+                    ["检察院那边已经在走流程了", "这种情况法院会直接冻结你全家的账户"]),
 }
 CUSTOMER_NORMAL = ["好的，我这周五发工资就还。", "我知道了，今天下午就还。", "能不能宽限几天，我下周一定还。",
                    "我已经还了一部分了，剩下的月底还。", "好的，我会尽快处理的。", "现在在上班，晚点再说吧。",
@@ -303,8 +311,9 @@ def _one(rnd, rid, cid, day0, day, outbound, agent, team, prod, od, p_esc, p_neg
             turns.append(("客户", rnd.choice(CUSTOMER_NORMAL)))
         if outbound and bad and rnd.random() < 0.12:
             cat = rnd.choice(tuple(MISCONDUCT))
-            listed, paraphrased = MISCONDUCT[cat]
-            turns.append(("坐席", rnd.choice(paraphrased if rnd.random() < 0.3 else listed) + "！"))
+            listed, paraphrased, novel = MISCONDUCT[cat]
+            u = rnd.random()
+            turns.append(("坐席", rnd.choice(listed if u < 0.6 else paraphrased if u < 0.9 else novel) + "！"))
             if cat not in tags:
                 tags.append(cat)
         elif rnd.random() < 0.08:
