@@ -7,7 +7,7 @@ near-duplicate search), so every batch sees the whole history, not just today's 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,11 +106,8 @@ def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
                             min_overlap=float(tcfg.get("min_overlap", 0.6))) if rows else []
     tuf = UnionFind()
     nearest: dict[str, tuple[str, int, float]] = {}
-    template_neighbours: dict[str, set[str]] = defaultdict(set)
     for a, b, h, o in pairs:
         tuf.union(a, b)
-        template_neighbours[a].add(b)
-        template_neighbours[b].add(a)
         for x, y in ((a, b), (b, a)):
             # ties broken by id: FAISS may return equal distances in any order
             if x not in nearest or (h, -o, y) < (nearest[x][1], -nearest[x][2], nearest[x][0]):
@@ -133,8 +130,9 @@ def build(ws, card: Scorecard, near_duplicates) -> LinkGraph:
         elif len(custs) > cap:
             hubs[key] = Hub(kind, value, len(custs), f"carried by {len(custs)} customers (> {cap:.0f})")
         elif len(custs) >= coh_min_cust:
-            member_set = set(members)
-            coherent = sum(1 for c in members if template_neighbours.get(c, set()) & member_set)
+            # Coherent: the letter shares a template with another letter carrying this artifact.
+            per_template = Counter(template_of[c] for c in members if c in template_of)
+            coherent = sum(n for n in per_template.values() if n >= 2)
             if coherent / len(members) < coh_min:
                 hubs[key] = Hub(kind, value, len(custs),
                                 f"{len(custs)} customers, most of whose letters share no template")
