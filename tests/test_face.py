@@ -262,18 +262,22 @@ def test_cli_face_enroll_and_search_end_to_end(tmp_path, photos):
     import subprocess
     import sys
 
-    env_home = str(tmp_path / "home")
-    exe = [sys.executable, "-m", "xiaobao.cli", "--home", env_home]
-    sid = subprocess.run(exe + ["subject", "add", "Collins", "--kind", "agent"], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    enrol = subprocess.run(exe + ["face", "enroll", "--subject", sid, str(photos["astro"]), "--json"],
-                           capture_output=True, text=True)
-    assert enrol.returncode == 0, enrol.stderr
+    from xiaobao.cli import app
+
+    run = CliRunner().invoke
+    home = ["--home", str(tmp_path / "home")]
+    sid = run(app, home + ["subject", "add", "Collins", "--kind", "agent"]).stdout.strip()
+    enrol = run(app, home + ["face", "enroll", "--subject", sid, str(photos["astro"]), "--json"])
+    assert enrol.exit_code == 0, enrol.output
     assert json.loads(enrol.stdout)[0]["status"] == "enrolled"
-    found = subprocess.run(exe + ["face", "search", str(photos["astro_webp"]), "--json"], capture_output=True, text=True)
-    assert found.returncode == 0, found.stderr
+    found = run(app, home + ["face", "search", str(photos["astro_webp"]), "--json"])
+    assert found.exit_code == 0, found.output
     assert json.loads(found.stdout)["faces"][0]["subject_id"] == int(sid)
-    broken = subprocess.run(exe + ["face", "search", str(photos["corrupt"])], capture_output=True, text=True)
+    table = run(app, home + ["face", "search", str(photos["two"])])
+    assert table.exit_code == 0 and "Collins" in table.stdout and "match" in table.stdout
+    # the real entry point: a bad file is one line on stderr and exit code 2
+    broken = subprocess.run([sys.executable, "-m", "xiaobao.cli"] + home + ["face", "search", str(photos["corrupt"])],
+                            capture_output=True, text=True)
     assert broken.returncode == 2
     assert broken.stderr.strip().count("\n") == 0 and "corrupt.jpg: cannot decode image" in broken.stderr
     assert "Traceback" not in broken.stderr

@@ -167,21 +167,26 @@ def test_cli_video_search_answers_for_faces_and_voice(clips, tmp_path):
     import subprocess
     import sys
 
-    exe = [sys.executable, "-m", "xiaobao.cli", "--home", str(tmp_path / "home")]
-    sid = subprocess.run(exe + ["subject", "add", "Hopper", "--kind", "agent"], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    from typer.testing import CliRunner
+
+    from xiaobao.cli import app
+
+    run = CliRunner().invoke
+    home = ["--home", str(tmp_path / "home")]
+    sid = run(app, home + ["subject", "add", "Hopper", "--kind", "agent"]).stdout.strip()
     photo = save_rgb(tmp_path / "grace.png", grace())
-    subprocess.run(exe + ["face", "enroll", "--subject", sid, str(photo)], capture_output=True, check=True)
-    out = subprocess.run(exe + ["video", "search", str(clips["call_sound"]), "--json", "--evidence", str(tmp_path / "ev")],
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    assert run(app, home + ["face", "enroll", "--subject", sid, str(photo)]).exit_code == 0
+    out = run(app, home + ["video", "search", str(clips["call_sound"]), "--json", "--evidence", str(tmp_path / "ev")])
+    assert out.exit_code == 0, out.output
     res = json.loads(out.stdout)
     assert res["decision"] == "match"
     hopper = [f for f in res["faces"]["faces"] if f["subject_id"] == int(sid) and f["decision"] != "none"]
     assert len(hopper) == 1 and hopper[0]["decision"] == "match" and 0.9 <= hopper[0]["start_s"] <= 1.1
     assert {"decision", "matches"} <= set(res["voice"])
-    silent = subprocess.run(exe + ["video", "search", str(clips["call"]), "--json"], capture_output=True, text=True)
+    silent = run(app, home + ["video", "search", str(clips["call"]), "--json"])
     assert json.loads(silent.stdout)["voice"] == {"decision": "insufficient", "reason": "no audio track", "matches": []}
-    broken = subprocess.run(exe + ["video", "search", str(clips["corrupt"])], capture_output=True, text=True)
+    # the real entry point: a bad file is one line on stderr and exit code 2
+    broken = subprocess.run([sys.executable, "-m", "xiaobao.cli"] + home + ["video", "search", str(clips["corrupt"])],
+                            capture_output=True, text=True)
     assert broken.returncode == 2 and "broken.mp4: cannot decode video" in broken.stderr
     assert "Traceback" not in broken.stderr
