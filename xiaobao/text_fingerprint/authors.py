@@ -50,9 +50,22 @@ def similarity_rows(texts: Sequence[str], rows: np.ndarray, space: str, model_di
         for sub, w in FUSION_WEIGHTS.items():
             total += w * _zscore(similarity_rows(texts, rows, sub, model_dir if sub != CHAR_NGRAM_SPACE else None), rows)
         return total
-    emb = CharNgramEmbedder() if space == CHAR_NGRAM_SPACE else embedder_for(space, model_dir)
-    v = emb.embed(list(texts))
+    v = _embeddings(tuple(texts), space, model_dir)
     return v[rows] @ v.T
+
+
+_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _embeddings(texts: tuple[str, ...], space: str, model_dir) -> np.ndarray:
+    """Embeddings of a corpus, kept for the last corpus so per-space and fused runs embed it once."""
+    key = (hash(texts), len(texts), space, str(model_dir))
+    if key not in _CACHE:
+        emb = CharNgramEmbedder() if space == CHAR_NGRAM_SPACE else embedder_for(space, model_dir)
+        if len(_CACHE) >= 4:
+            _CACHE.clear()
+        _CACHE[key] = emb.embed(list(texts))
+    return _CACHE[key]
 
 
 def evaluate_authors(texts: Sequence[str], labels: Sequence[str], *, min_per_label: int = 3,
