@@ -55,3 +55,35 @@ def test_local_ray_matches_in_process():
     pids = {r["pid"] for _, r in on_ray if not isinstance(r, ItemError)}
     assert os.getpid() not in pids, "the work ran in Ray worker processes"
     assert 1 <= len(pids) <= 2, "one model load per actor, reused across batches"
+
+
+def test_bare_ray_flag_means_local():
+    from xiaobao.cli import _bare_ray_flag
+
+    assert _bare_ray_flag(["screen", "--ray"]) == ["screen", "--ray", "local"]
+    assert _bare_ray_flag(["screen", "--ray", "--json"]) == ["screen", "--ray", "local", "--json"]
+    assert _bare_ray_flag(["screen", "--ray", "ray://head:10001"]) == ["screen", "--ray", "ray://head:10001"]
+
+
+@pytest.mark.slow
+def test_screen_on_ray_is_identical_to_in_process(tmp_path):
+    import xiaobao
+    from xiaobao import Workspace
+    from xiaobao.complaints_engine.synth import synth_complaints
+
+    batch = tmp_path / "batch.jsonl"
+    synth_complaints(batch, n=400, rings=4, seed=5)
+    outcomes = []
+    for mode in (None, True):
+        ws = Workspace(tmp_path / f"ws-{bool(mode)}")
+        xiaobao.ingest(ws, [batch])
+        report = xiaobao.screen(ws, ray=mode)
+        assert report.screened == 400
+        conn = ws.db.conn
+        outcomes.append((
+            conn.execute("SELECT id, risk_score, risk_tier, reasons FROM complaints ORDER BY id").fetchall(),
+            conn.execute("SELECT complaint_id, kind, value FROM complaint_artifacts ORDER BY 1, 2, 3").fetchall(),
+            conn.execute("SELECT ring_id, complaint_id FROM ring_members ORDER BY 1, 2").fetchall(),
+        ))
+        ws.close()
+    assert outcomes[0] == outcomes[1]

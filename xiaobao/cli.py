@@ -168,10 +168,20 @@ def events(ctx: typer.Context, what: Optional[str] = typer.Option(None, "--what"
     emit(rows, json_out, ["id", "at", "what", "ids", "command"], title="events")
 
 
+def _bare_ray_flag(argv: list[str]) -> list[str]:
+    """``--ray`` may stand alone (a local Ray) or take an address: give the bare form its value."""
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg == "--ray" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            out.append("local")
+    return out
+
+
 def main() -> None:
     """Console entry point: user mistakes become one line on stderr and exit code 2."""
     try:
-        app()
+        app(args=_bare_ray_flag(sys.argv[1:]), prog_name="xiaobao")
     except UserError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

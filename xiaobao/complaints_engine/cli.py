@@ -95,10 +95,14 @@ def screen_command(ctx: typer.Context,
                    workers: int = typer.Option(1, "--workers", help="processes for text features"),
                    chunk: int = typer.Option(500, "--chunk", help="complaints per committed chunk"),
                    scorecard: Optional[Path] = typer.Option(None, "--scorecard", help="scorecard YAML"),
+                   ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                                                     help="run per-complaint work on Ray: bare --ray starts a "
+                                                          "local Ray, or give a cluster address"),
                    json_out: bool = typer.Option(False, "--json")) -> None:
     """Screen unscreened complaints: artifacts, templates, watchlist, voice and face; score, tier, reasons, tags.
 
     Safe to interrupt and run again. Example: xiaobao screen --since 2026-10-01 --workers 2
+    (or on Ray: xiaobao screen --ray, xiaobao screen --ray ray://head:10001)
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -106,7 +110,8 @@ def screen_command(ctx: typer.Context,
 
     ws = workspace_from(ctx)
     kwargs = dict(since=since, complaint_id=complaint, workers=workers, chunk_size=chunk,
-                  scorecard=str(scorecard) if scorecard else None, command=command_line())
+                  scorecard=str(scorecard) if scorecard else None, command=command_line(),
+                  ray=(True if ray == "local" else ray) if ray else None)
     if json_out or complaint:
         report = screen(ws, **kwargs)
     else:

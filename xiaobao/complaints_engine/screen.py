@@ -58,11 +58,13 @@ class ScreenReport:
 
 def screen(ws, *, since: str | None = None, complaint_id: str | None = None, workers: int = 1,
            chunk_size: int = 500, scorecard: str | None = None, progress: Progress | None = None,
-           command: str | None = None) -> ScreenReport:
+           command: str | None = None, ray: bool | str | None = None) -> ScreenReport:
     """Screen every unscreened complaint (received at or after ``since``), or re-screen one.
 
     Returns counts per tier, the rings found and the hub artifacts set aside. Resumable and
-    idempotent; see the module notes.
+    idempotent; see the module notes. ``ray``: True (a local Ray) or a cluster address runs the
+    per-complaint work (text features, attachment embeddings) on Ray workers; results are
+    written here, in order, exactly as in-process.
     """
     t0 = time.perf_counter()
     store.ensure_tables(ws)
@@ -83,8 +85,8 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
                                                      (complaint_id,)).fetchone():
         raise NotFoundError(f"no complaint with id {complaint_id!r}")
     report = ScreenReport()
-    report.featurized = _featurize(ws, workers, chunk_size, progress)
-    report.attachments = _embed_attachments(ws, progress)
+    report.featurized = _featurize(ws, workers, chunk_size, progress, ray=ray)
+    report.attachments = _embed_attachments(ws, progress, ray=ray)
 
     if complaint_id is not None:
         targets = [complaint_id]
@@ -143,7 +145,7 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
 
 
 # ---------------------------------------------------------------- step 1: features
-def _featurize(ws, workers: int, chunk_size: int, progress: Progress | None) -> int:
+def _featurize(ws, workers: int, chunk_size: int, progress: Progress | None, ray=None) -> int:
     conn = ws.db.conn
     todo = conn.execute("SELECT c.id FROM complaints c LEFT JOIN complaint_features f ON f.complaint_id = c.id "
                         "WHERE f.complaint_id IS NULL ORDER BY c.id").fetchall()
@@ -158,7 +160,18 @@ def _featurize(ws, workers: int, chunk_size: int, progress: Progress | None) -> 
                             chunk).fetchall()
 
     done = 0
-    if workers > 1:
+    if ray:
+        from xiaobao.distributed import ItemError, map_items
+
+        # Ray workers featurize chunks; this process stores them in input order, a chunk per commit.
+        for _, feats in map_items([items(c) for c in chunks], _featurizer, ray=ray, batch_size=1,
+                                  workers=workers if workers > 1 else None):
+            if isinstance(feats, ItemError):
+                raise UserError(f"screen --ray: a worker failed: {feats.message}")
+            done += _store_features(ws, feats)
+            if progress:
+                progress("features", done, len(todo))
+    elif workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             # Keep at most ``workers`` chunks in flight: bounded memory, commits in order.
             pending = []
@@ -181,6 +194,18 @@ def _featurize(ws, workers: int, chunk_size: int, progress: Progress | None) -> 
     return done
 
 
+def _featurizer():
+    """Worker factory for Ray: text features need no model, so the worker is the function."""
+    return featurize_many
+
+
+def _attachment_embedder():
+    """Worker factory for Ray: models load on first use, once per worker process."""
+    from xiaobao.complaints_engine.media import embed_attachment
+
+    return lambda item: embed_attachment(item[1])
+
+
 def _store_features(ws, feats) -> int:
     conn = ws.db.conn
     at = store.now_iso()
@@ -195,7 +220,7 @@ def _store_features(ws, feats) -> int:
     return len(feats)
 
 
-def _embed_attachments(ws, progress: Progress | None) -> int:
+def _embed_attachments(ws, progress: Progress | None, ray=None) -> int:
     from xiaobao.complaints_engine.media import embed_attachment
 
     conn = ws.db.conn
@@ -203,8 +228,17 @@ def _embed_attachments(ws, progress: Progress | None) -> int:
                         "NOT IN ('', '[]')").fetchall()
     done_paths = {(c, p) for c, p in conn.execute("SELECT DISTINCT complaint_id, path FROM attachment_vectors")}
     todo = [(cid, p) for cid, raw in rows for p in json.loads(raw) if (cid, p) not in done_paths]
-    for n, (cid, path) in enumerate(todo, start=1):
-        results = embed_attachment(path)
+    if ray and todo:
+        from xiaobao.distributed import ItemError, map_items
+
+        embedded = ((i, r) for i, r in map_items(todo, _attachment_embedder, ray=ray, batch_size=1))
+    else:
+        ItemError = ()  # noqa: N806 - nothing to skip in-process
+        embedded = ((i, embed_attachment(path)) for i, (_, path) in enumerate(todo))
+    for i, results in embedded:
+        n, (cid, path) = i + 1, todo[i]
+        if ItemError and isinstance(results, ItemError):
+            continue  # a worker crashed on this file: not stored, so the next run tries it again
         with store.transaction(ws):  # one attachment per commit: the slow part, so never redone
             conn.executemany("INSERT OR REPLACE INTO attachment_vectors VALUES (?, ?, ?, ?, ?, ?)",
                              [(cid, path, space, sha, vec, status) for space, sha, vec, status in results])
