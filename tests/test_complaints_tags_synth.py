@@ -82,3 +82,19 @@ def test_synth_files_ingest_cleanly(tmp_path, suffix):
     c = store.get_complaint(ws, truth["rings"][0]["complaints"][0])
     assert c["customer_id"] in truth["rings"][0]["customers"] and c["text"]
     ws.close()
+
+
+def test_synth_voice_clips_are_real_audio(tmp_path):
+    import soundfile as sf
+
+    out = tmp_path / "v.jsonl"
+    summary = synth_complaints(out, n=40, rings=2, seed=2, voices=True)
+    assert summary["voice_clips"] >= 2
+    truth = json.loads((tmp_path / "v.jsonl.truth.json").read_text(encoding="utf-8"))
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, [out])
+    with_audio = [c for c in store.list_complaints(ws, limit=None) if c["attachments"]]
+    assert len(with_audio) == summary["voice_clips"] == len(truth["voice_clips"])
+    audio, rate = sf.read(with_audio[0]["attachments"][0])
+    assert rate > 0 and len(audio) / rate > 1.0  # a real spoken sentence, over a second long
+    ws.close()

@@ -271,6 +271,8 @@ def synth_complaints_command(out: Path = typer.Argument(..., help="output .jsonl
                              seed: int = typer.Option(0, "--seed"),
                              ring_share: float = typer.Option(0.15, "--ring-share",
                                                               help="share of complaints filed by rings"),
+                             voices: bool = typer.Option(False, "--voices",
+                                                         help="also write call recordings (needs espeak-ng)"),
                              json_out: bool = typer.Option(False, "--json")) -> None:
     """Synthetic Chinese complaints with planted rings; truth in OUT.truth.json.
 
@@ -278,9 +280,10 @@ def synth_complaints_command(out: Path = typer.Argument(..., help="output .jsonl
     """
     from xiaobao.complaints_engine.synth import synth_complaints
 
-    summary = synth_complaints(out, n=n, rings=rings, seed=seed, ring_share=ring_share)
+    summary = synth_complaints(out, n=n, rings=rings, seed=seed, ring_share=ring_share, voices=voices)
     if json_out:
         print_json(summary)
     else:
         typer.echo(f"wrote {summary['complaints']} complaints ({summary['ring_complaints']} from "
-                   f"{summary['rings']} rings) to {summary['out']}; truth in {summary['truth']}")
+                   f"{summary['rings']} rings, {summary['voice_clips']} call recordings) to {summary['out']}; "
+                   f"truth in {summary['truth']}")

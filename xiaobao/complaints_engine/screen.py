@@ -226,7 +226,9 @@ def _embed_attachments(ws, progress: Progress | None, ray=None) -> int:
     conn = ws.db.conn
     rows = conn.execute("SELECT id, attachments FROM complaints WHERE attachments IS NOT NULL AND attachments "
                         "NOT IN ('', '[]')").fetchall()
-    done_paths = {(c, p) for c, p in conn.execute("SELECT DISTINCT complaint_id, path FROM attachment_vectors")}
+    # A modality that was unavailable last time (package or weights missing) is tried again.
+    done_paths = {(c, p) for c, p in conn.execute("SELECT DISTINCT complaint_id, path FROM attachment_vectors "
+                                                  "WHERE status NOT LIKE 'unavailable%'")}
     todo = [(cid, p) for cid, raw in rows for p in json.loads(raw) if (cid, p) not in done_paths]
     if ray and todo:
         from xiaobao.distributed import ItemError, map_items
@@ -240,6 +242,7 @@ def _embed_attachments(ws, progress: Progress | None, ray=None) -> int:
         if ItemError and isinstance(results, ItemError):
             continue  # a worker crashed on this file: not stored, so the next run tries it again
         with store.transaction(ws):  # one attachment per commit: the slow part, so never redone
+            conn.execute("DELETE FROM attachment_vectors WHERE complaint_id = ? AND path = ?", (cid, path))
             conn.executemany("INSERT OR REPLACE INTO attachment_vectors VALUES (?, ?, ?, ?, ?, ?)",
                              [(cid, path, space, sha, vec, status) for space, sha, vec, status in results])
         if progress:

@@ -340,14 +340,60 @@ def write_records(records: list[dict], out: Path) -> None:
         raise UserError(f"{out}: output must end in .jsonl, .csv or .xlsx")
 
 
+VOICE_LINES = ["您好，我是代理人，关于这笔借款我们要求停息挂账。", "你好，我打电话是想投诉你们的催收问题。",
+               "我的诉求很简单，退还全部利息。", "请你们尽快处理，否则我们会向监管部门投诉。"]
+
+
+def _speak(text: str, path: Path, voice: str, pitch: int, speed: int) -> None:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise UserError("--voices needs the espeak-ng speech synthesiser (apt-get install espeak-ng)")
+    subprocess.run([exe, "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", str(path), text],
+                   check=True, capture_output=True)
+
+
+def add_voice_clips(records: list[dict], truth: dict, folder: Path, seed: int, ring_rate: float = 0.5,
+                    genuine_rate: float = 0.05) -> int:
+    """Give some complaints a call recording: a ring's members are voiced by the ring's agent
+    (one synthetic voice per ring), genuine callers each by their own. Returns clips written."""
+    rng = random.Random(seed + 7919)
+    folder.mkdir(parents=True, exist_ok=True)
+    ring_of = {c: i for i, r in enumerate(truth["rings"]) for c in r["complaints"]}
+    variants = [f"cmn+{v}" for v in ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")]
+    agent_voice = {i: (rng.choice(variants), rng.randint(20, 80), rng.randint(130, 190))
+                   for i in range(len(truth["rings"]))}
+    written = 0
+    for rec in records:
+        ring = ring_of.get(rec["id"])
+        if rng.random() >= (ring_rate if ring is not None else genuine_rate):
+            continue
+        voice = agent_voice[ring] if ring is not None else (rng.choice(variants), rng.randint(20, 80),
+                                                             rng.randint(130, 190))
+        path = folder / f"{rec['id']}.wav"
+        _speak(rng.choice(VOICE_LINES), path, *voice)
+        rec["attachments"] = f"{folder.name}/{path.name}"
+        truth.setdefault("voice_clips", {})[rec["id"]] = {"ring": truth["rings"][ring]["ring"] if ring is not None
+                                                          else None, "voice": list(voice)}
+        written += 1
+    return written
+
+
 def synth_complaints(out: str | Path, n: int = 1000, rings: int = 10, seed: int = 0,
-                     ring_share: float = 0.15) -> dict:
-    """Write a synthetic batch to ``out`` (.jsonl/.csv/.xlsx) and its truth to ``out.truth.json``."""
+                     ring_share: float = 0.15, voices: bool = False) -> dict:
+    """Write a synthetic batch to ``out`` (.jsonl/.csv/.xlsx) and its truth to ``out.truth.json``.
+
+    ``voices``: also write call recordings (WAV, spoken by espeak-ng) for about half of the ring
+    complaints (the ring's agent speaking) and 5% of genuine ones, as attachments beside ``out``.
+    """
     out = Path(out)
     records, truth = generate(n, rings, seed, ring_share)
+    clips = add_voice_clips(records, truth, out.with_name(out.stem + "_audio"), seed) if voices else 0
     write_records(records, out)
     truth_path = out.with_name(out.name + ".truth.json")
     truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return {"out": str(out), "truth": str(truth_path), "complaints": len(records),
             "rings": len(truth["rings"]), "ring_complaints": sum(len(r["complaints"]) for r in truth["rings"]),
-            "genuine": len(truth["genuine"])}
+            "genuine": len(truth["genuine"]), "voice_clips": clips}
