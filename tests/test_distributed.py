@@ -87,3 +87,38 @@ def test_screen_on_ray_is_identical_to_in_process(tmp_path):
         ))
         ws.close()
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.slow
+def test_text_enroll_on_ray_matches_in_process(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from xiaobao import Workspace
+
+    letters = []
+    for i in range(6):
+        p = tmp_path / f"letter{i}.txt"
+        p.write_text(f"本人因贵公司第{i}次暴力催收，要求停息挂账，联系电话13800138{i:03d}，否则投诉到12378。", encoding="utf-8")
+        letters.append(str(p))
+    vectors = {}
+    for mode in ("plain", "ray"):
+        home = tmp_path / mode
+        env = {**os.environ, "XIAOBAO_HOME": str(home)}
+        sid = subprocess.run([sys.executable, "-m", "xiaobao.cli", "subject", "add", "agent", "--kind", "agent"],
+                             capture_output=True, text=True, env=env, check=True).stdout.strip()
+        args = [sys.executable, "-m", "xiaobao.cli", "text", "enroll", "--subject", sid, *letters, "--json"]
+        if mode == "ray":
+            args.insert(-1, "--ray")
+        p = subprocess.run(args, capture_output=True, text=True, env=env)
+        assert p.returncode == 0, p.stderr
+        assert sum(r["status"] == "enrolled" for r in json.loads(p.stdout)) == 6
+        ws = Workspace(home)
+        vectors[mode] = np.vstack([np.frombuffer(b, np.float32) for (b,) in
+                                   ws.conn.execute("SELECT vector FROM samples ORDER BY id")])
+        ws.close()
+    assert np.allclose(vectors["plain"], vectors["ray"], atol=1e-6)

@@ -109,3 +109,36 @@ def map_items(items: Sequence[Any], worker_factory: Callable[[], Callable[[Any],
         yield from map_on_ray(items, worker_factory, address=address, workers=workers, batch_size=batch_size)
     else:
         yield from map_in_process(items, worker_factory)
+
+
+class _EmbedWorker:
+    """Builds an embedder once (per process or per Ray actor) and embeds chunks of items."""
+
+    def __init__(self, build: Callable, args: tuple, kwargs: dict):
+        self.embedder = build(*args, **kwargs)
+
+    def __call__(self, chunk):
+        return self.embedder.embed(list(chunk))
+
+
+def embed_items(items: Sequence[Any], build: Callable, *args, ray: bool | str | None = None, chunk: int = 64,
+                **kwargs):
+    """``build(*args, **kwargs).embed(items)``, on Ray workers in chunks when ``ray`` is set.
+
+    ``build`` must be importable by workers (a module-level function or class). Rows come back
+    in input order, so the caller enrols them exactly as it would in-process.
+    """
+    import functools
+
+    import numpy as np
+
+    if not ray:
+        return build(*args, **kwargs).embed(list(items))
+    chunks = [list(items[i:i + chunk]) for i in range(0, len(items), chunk)]
+    factory = functools.partial(_EmbedWorker, build, args, kwargs)
+    out = []
+    for _, got in map_items(chunks, factory, ray=ray, batch_size=1):
+        if isinstance(got, ItemError):
+            raise UserError(f"--ray: a worker failed to embed: {got.message}")
+        out.append(np.asarray(got, np.float32))
+    return np.vstack(out)

@@ -44,6 +44,8 @@ def text_enroll(ctx: typer.Context,
                 subject: int = typer.Option(..., "--subject", help="Subject id (xiaobao subject add ...)."),
                 text: Optional[str] = typer.Option(None, "--text", help="The letter itself instead of files."),
                 space: str = _SPACE, model_dir: Optional[Path] = _MODEL_DIR,
+                ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                                                  help="embed on Ray: bare --ray starts a local Ray"),
                 json_out: bool = typer.Option(False, "--json")) -> None:
     """Enrol a subject's letters: style vector, template fingerprint and artifacts.
 
@@ -53,7 +55,8 @@ def text_enroll(ctx: typer.Context,
 
     letters, bad = _letters(files, text)
     rows = bad + enroll_letters(workspace_from(ctx), subject, letters, space=space,
-                                model_dir=str(model_dir) if model_dir else None, command=command_line())
+                                model_dir=str(model_dir) if model_dir else None, command=command_line(),
+                                ray=(True if ray == "local" else ray) if ray else None)
     emit(rows, json_out, ["source", "status", "sample_ids", "artifacts", "reason"], title=f"letters of subject {subject}")
     if not any(r["status"] == "enrolled" for r in rows):
         raise UserError(f"{rows[0]['source']}: {rows[0].get('reason')} (nothing enrolled)")

@@ -78,8 +78,11 @@ def _sha(text: str) -> str:
 
 
 def enroll_letters(ws, subject_id: int, letters: Sequence[tuple[str, str]], *, space: str = CHAR_NGRAM_SPACE,
-                   model_dir=None, command: str | None = None) -> list[dict]:
-    """Enrol ``(source, text)`` letters of one subject. Returns one row per letter (bad ones skipped)."""
+                   model_dir=None, command: str | None = None, ray=None) -> list[dict]:
+    """Enrol ``(source, text)`` letters of one subject. Returns one row per letter (bad ones skipped).
+
+    ``ray`` (True for a local Ray, or an address) embeds on Ray workers; enrolment stays here, in order.
+    """
     ensure_tables(ws)
     ws.get_subject(subject_id)  # unknown subject: NotFoundError before any work
     emb = embedder_for(space, model_dir)
@@ -91,7 +94,10 @@ def enroll_letters(ws, subject_id: int, letters: Sequence[tuple[str, str]], *, s
             continue
         good.append((source, text))
     if good:
-        vectors = emb.embed([t for _, t in good])
+        from xiaobao.distributed import embed_items
+
+        vectors = emb.embed([t for _, t in good]) if not ray else \
+            embed_items([t for _, t in good], embedder_for, space, model_dir, ray=ray)
     for (source, text), vec in zip(good, vectors if good else []):
         try:
             ids = ws.enroll(subject_id, emb.space, vec[None, :], sha256=_sha(text), source_uri=source,
