@@ -220,3 +220,25 @@ def test_approximate_index_above_threshold(make_ws):
     # removal works on the approximate index too
     w.remove_samples([1, 2, 3])
     assert w.verify() == [] and w.stats()[0]["indexed"] == 2997
+
+
+def test_faiss_and_milvus_agree_on_the_same_data(tmp_path):
+    rng = np.random.default_rng(10)
+    n_ids, per = 250, 12
+    centers = unit(rng, n_ids)
+    vectors = centers.repeat(per, axis=0) + 0.2 * unit(rng, n_ids * per)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    q = centers + 0.2 * unit(rng, n_ids)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    tops = {}
+    for spec in ("faiss", "milvus-lite:milvus.db"):
+        w = Workspace(tmp_path / spec.split(":")[0], vector_store=spec, approx_threshold=1000)
+        w.ensure_space(SPACE, 16)
+        subjects = [w.add_subject(f"s{i}", "agent") for i in range(n_ids)]
+        w.enroll_batch(SPACE, [{"subject_id": subjects[i // per], "vector": v, "sha256": f"h{i}"}
+                               for i, v in enumerate(vectors)])
+        assert w.stats()[0]["index_type"].startswith("ivf")
+        tops[spec] = [subjects.index(h[0].subject_id) for h in w.search(SPACE, q, k=1, log=False)]
+        w.close()
+    agree = np.mean(np.asarray(tops["faiss"]) == np.asarray(tops["milvus-lite:milvus.db"]))
+    assert agree >= 0.99

@@ -52,42 +52,53 @@ NPROBE_LADDER = (6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256)
 TARGET_AGREEMENT = 0.99
 
 
-def tune_nprobe(index, vectors: np.ndarray, ids: np.ndarray, labels: np.ndarray | None = None,
+def tune_nprobe(search, nlist: int, vectors: np.ndarray, ids: np.ndarray, labels: np.ndarray | None = None,
                 probes: int = 1000, seed: int = 0) -> int:
     """The smallest nprobe whose top-1 agrees with exact search on ``TARGET_AGREEMENT`` of probes.
 
-    Probes are stored vectors searched leave-one-out (their best hit other than themselves),
-    which stands in for a new sample of a known identity. Agreement is on ``labels`` (the
-    samples' subjects) when given, as a search reports subjects; else on sample ids. Exact
-    answers come from a plain matrix product over the data, in chunks.
+    ``search(queries, k, nprobe) -> ids [n, k]`` is the approximate index under test (FAISS or
+    Milvus). Probes are stored vectors searched leave-one-out (their best hit other than
+    themselves), which stands in for a new sample of a known identity. Agreement is on
+    ``labels`` (the samples' subjects) when given, as a search reports subjects; else on
+    sample ids. Exact answers come from a plain matrix product over the data, in chunks.
     """
+    ids = np.asarray(ids, np.int64)
     labels = ids if labels is None else np.asarray(labels)
-    label_of = dict(zip(np.asarray(ids).tolist(), labels.tolist()))
+    label_of = dict(zip(ids.tolist(), labels.tolist()))
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(vectors), min(probes, len(vectors)), replace=False)
     q = np.ascontiguousarray(vectors[pick])
     best_score = np.full(len(q), -np.inf, np.float32)
     best_id = np.full(len(q), -1, np.int64)
+    rows = np.arange(len(q))
     for s in range(0, len(vectors), 100_000):
         scores = q @ vectors[s:s + 100_000].T
-        scores[np.arange(len(q))[(pick >= s) & (pick < s + 100_000)],
-               pick[(pick >= s) & (pick < s + 100_000)] - s] = -np.inf  # leave the probe itself out
+        inside = (pick >= s) & (pick < s + 100_000)
+        scores[rows[inside], pick[inside] - s] = -np.inf  # leave the probe itself out
         j = np.argmax(scores, axis=1)
-        better = scores[np.arange(len(q)), j] > best_score
-        best_score[better] = scores[np.arange(len(q)), j][better]
+        better = scores[rows, j] > best_score
+        best_score[better] = scores[rows, j][better]
         best_id[better] = ids[s + j[better]]
     self_ids = ids[pick]
-    ivf = faiss.extract_index_ivf(index)
     for nprobe in NPROBE_LADDER:
-        if nprobe >= ivf.nlist:
+        if nprobe >= nlist:
             break
-        ivf.nprobe = nprobe
-        _, got = index.search(q, 2)
+        got = search(q, 2, nprobe)
         first = np.where(got[:, 0] == self_ids, got[:, 1], got[:, 0])
         agree = np.mean([label_of.get(int(a)) == label_of.get(int(b)) for a, b in zip(first, best_id)])
         if agree >= TARGET_AGREEMENT:
             return nprobe
-    return min(ivf.nlist, NPROBE_LADDER[-1])
+    return min(nlist, NPROBE_LADDER[-1])
+
+
+def _faiss_search_at(index):
+    ivf = faiss.extract_index_ivf(index)
+
+    def search(q, k, nprobe):
+        ivf.nprobe = nprobe
+        return index.search(q, k)[1]
+
+    return search
 
 
 def build_index(dim: int, ids: np.ndarray, vectors: np.ndarray, approx_threshold: int,
@@ -106,7 +117,8 @@ def build_index(dim: int, ids: np.ndarray, vectors: np.ndarray, approx_threshold
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-        index.nprobe = tune_nprobe(index, np.ascontiguousarray(vectors, np.float32), np.asarray(ids, np.int64), labels)
+        index.nprobe = tune_nprobe(_faiss_search_at(index), nlist, np.ascontiguousarray(vectors, np.float32),
+                                   np.asarray(ids, np.int64), labels)
         return LoadedIndex(index=index, generation=0, kind=APPROX)
     else:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))

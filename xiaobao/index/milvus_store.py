@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from xiaobao.errors import UserError
-from xiaobao.index.faiss_store import ivf_params
+from xiaobao.index.faiss_store import ivf_params, tune_nprobe
 from xiaobao.index.vector_store import VectorStore
 
 _BATCH = 5000
@@ -89,6 +89,8 @@ class MilvusVectorStore(VectorStore):
         schema.add_field("index_type", self._DataType.VARCHAR, max_length=64)
         # kept here because count(*) is a full scan on Milvus Lite
         schema.add_field("count", self._DataType.INT64)
+        # IVF search breadth tuned at build time, as for the FAISS store
+        schema.add_field("nprobe", self._DataType.INT64)
         schema.add_field("v", self._DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
         index = self.client.prepare_index_params()
         index.add_index(field_name="v", index_type="FLAT", metric_type="L2")
@@ -96,12 +98,12 @@ class MilvusVectorStore(VectorStore):
         self._loaded.add(self.meta)
 
     def _meta(self, space: str) -> dict | None:
-        rows = self.client.get(self.meta, ids=[space], output_fields=["generation", "index_type", "count"])
+        rows = self.client.get(self.meta, ids=[space], output_fields=["generation", "index_type", "count", "nprobe"])
         return rows[0] if rows else None
 
-    def _set_meta(self, space: str, generation: int, index_type: str, count: int) -> None:
+    def _set_meta(self, space: str, generation: int, index_type: str, count: int, nprobe: int = 0) -> None:
         self.client.upsert(self.meta, [{"space": space, "generation": int(generation), "index_type": index_type,
-                                        "count": int(count), "v": [0.0, 0.0]}])
+                                        "count": int(count), "nprobe": int(nprobe), "v": [0.0, 0.0]}])
 
     # ------------------------------------------------------------------ interface
     def has(self, space: str, generation: int) -> bool:
@@ -129,7 +131,7 @@ class MilvusVectorStore(VectorStore):
             for s in range(0, len(remove), _BATCH):
                 self.client.delete(name, ids=[int(i) for i in remove[s:s + _BATCH]])
             count -= len(remove)  # the registry only removes ids it holds, and so do we
-        self._set_meta(space, new_generation, meta["index_type"], count)
+        self._set_meta(space, new_generation, meta["index_type"], count, meta.get("nprobe") or 0)
         return True
 
     def rebuild(self, space, dim, generation, ids, vectors, labels=None) -> None:
@@ -152,15 +154,27 @@ class MilvusVectorStore(VectorStore):
         self.client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
         self._loaded.add(name)
         self._insert(name, np.asarray(ids, np.int64), np.asarray(vectors, np.float32))
-        self._set_meta(space, generation, index_type, len(ids))
+        nprobe = 0
+        if index_type == "IVF_FLAT":
+            nprobe = tune_nprobe(lambda q, k, p: self._search(name, q, k, {"nprobe": p}), ivf_params(len(ids))[0],
+                                 np.ascontiguousarray(vectors, np.float32), np.asarray(ids, np.int64), labels)
+        self._set_meta(space, generation, index_type, len(ids), nprobe)
 
     def search(self, space, queries, k):
-        name = _collection_name(self.namespace, space)
-        n = len(queries)
         meta = self._meta(space) or {}
+        extra = {"nprobe": int(meta.get("nprobe") or ivf_params(int(meta["count"]))[1])} \
+            if meta.get("index_type") == "IVF_FLAT" else None
+        scores, ids = self._search_scored(_collection_name(self.namespace, space), queries, k, extra)
+        return scores, ids
+
+    def _search(self, name, queries, k, extra):
+        return self._search_scored(name, queries, k, extra)[1]
+
+    def _search_scored(self, name, queries, k, extra):
+        n = len(queries)
         params: dict = {"metric_type": "COSINE"}
-        if meta.get("index_type") == "IVF_FLAT":
-            params["params"] = {"nprobe": ivf_params(int(meta["count"]))[1]}
+        if extra:
+            params["params"] = extra
         scores = np.full((n, k), -np.inf, np.float32)
         ids = np.full((n, k), -1, np.int64)
         res = self.client.search(name, data=np.asarray(queries, np.float32).tolist(), limit=int(k),
