@@ -54,7 +54,10 @@ def build_message(subject: str, body: str, to: list[str], sender: str, attachmen
         path = Path(path)
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         main, sub = ctype.split("/", 1)
-        msg.add_attachment(path.read_bytes(), maintype=main, subtype=sub, filename=path.name)
+        if main == "text" or ctype == "application/json":   # declared UTF-8, so clients show Chinese right
+            msg.add_attachment(path.read_text(encoding="utf-8"), subtype=sub, charset="utf-8", filename=path.name)
+        else:
+            msg.add_attachment(path.read_bytes(), maintype=main, subtype=sub, filename=path.name)
     return msg
 
 
