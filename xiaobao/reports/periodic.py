@@ -14,6 +14,7 @@ SPIKE_MIN_PCT = 50.0     # up at least this much against the period before ...
 SPIKE_MIN_COUNT = 5      # ... and at least this many complaints, so 1 -> 2 is not a "spike"
 DUE_WITHIN = "2d"        # deadlines at risk: unmet and due within this of the report's moment
 TOP = 15
+BOARD_MAX = 500         # rows of the deadline board kept in a report (the counts cover all)
 
 
 def _now_local() -> dt.datetime:
@@ -114,5 +115,5 @@ def build_report(ws, kind: str = "daily", date=None, as_of=None, period: Period 
         "actions": {"deadlines_overdue": len(overdue), "deadlines_due_soon": len(deadlines) - len(overdue),
                     "deadlines": deadlines[:50], "new_rings": [r for r in rings if r["new"]], "spikes": spike_rows},
         "totals": total, "trend": trend, "breakdowns": breakdowns, "compliance_by_channel": compliance_by_channel,
-        "rings": rings, "deadline_board": deadlines, "gaps": gaps,
+        "rings": rings, "deadline_board": deadlines[:BOARD_MAX], "deadline_board_total": len(deadlines), "gaps": gaps,
     }
