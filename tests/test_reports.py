@@ -122,6 +122,10 @@ def test_cli_metrics_csv_and_report(ws, tmp_path, monkeypatch):
     out = json.loads(res.output)
     assert out["period"]["start"] == "2026-10-12" and out["complaints"] == one(
         ws, "SELECT COUNT(*) FROM complaints WHERE received_at >= '2026-10-12' AND received_at < '2026-10-19'")
+    res = runner.invoke(app, ["report", "dashboard", "--out", str(tmp_path / "d" / "dash.html"), "--from", "2026-09-01"])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "d" / "dash.html").read_text(encoding="utf-8")
+    assert "dashboard 2026-09-01 – 2026-10-" in html and html.count('<div class="chart"') == 6
 
 
 def test_bad_input_is_one_line_exit_2(ws, monkeypatch):

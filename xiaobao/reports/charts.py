@@ -32,7 +32,7 @@ def trend(report: dict) -> dict:
          "y": [r["proxy_suspected"] for r in report["trend"]]},
         {"type": "scatter", "mode": "lines", "name": "breached", "x": days,
          "y": [r["breached"] for r in report["trend"]], "line": {"color": COLORS["breached"]}},
-    ], "layout": _layout("Complaints per day", xaxis={"type": "category"})}
+    ], "layout": _layout("Complaints per day", xaxis={"type": "date"})}
 
 
 def breakdown(report: dict, dim: str, title: str) -> dict:

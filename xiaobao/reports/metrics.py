@@ -6,7 +6,7 @@ from statistics import median
 from typing import Sequence
 
 from xiaobao.errors import UserError
-from xiaobao.reports.facts import FACTS, build_facts
+from xiaobao.reports.facts import FACTS, build_facts, drop_facts
 from xiaobao.reports.periods import Period, between
 
 # Grouping dimensions a user may ask for; `tag` fans a complaint out to each of its tags.
@@ -40,57 +40,77 @@ def _source(by: list[str]) -> tuple[str, list[str]]:
     return src, cols
 
 
-def grouped(ws, by: list[str], where: str = "", params: Sequence = ()) -> list[dict]:
-    """The metric rows of the facts table already built, grouped by ``by`` (no change columns)."""
+class HoursCache:
+    """Handling hours of the current period's closed cases with every plain dimension, read once,
+    so a report's many breakdowns do not each read them again (SQLite has no median)."""
+
+    COLS = tuple(d for d in DIMENSIONS if d != "tag")
+
+    def __init__(self, ws):
+        self.rows = ws.conn.execute(f"SELECT {', '.join(self.COLS)}, handling_hours FROM {FACTS} "
+                                    "WHERE cur = 1 AND handling_hours IS NOT NULL").fetchall()
+
+    def by(self, dims: list[str]) -> dict[tuple, list[float]]:
+        idx = [self.COLS.index(d) for d in dims]
+        out: dict[tuple, list[float]] = {}
+        for r in self.rows:
+            out.setdefault(tuple(r[i] for i in idx), []).append(r[-1])
+        return out
+
+
+def _hours(ws, src: str, cols: list[str], where: str, params: Sequence) -> dict[tuple, list[float]]:
+    hours: dict[tuple, list[float]] = {}
+    for r in ws.conn.execute(f"SELECT {', '.join(cols) + ',' if cols else ''} f.handling_hours FROM {src} "
+                             f"WHERE f.cur = 1 AND f.handling_hours IS NOT NULL{' AND ' + where if where else ''}",
+                             list(params)):
+        hours.setdefault(tuple(r[:-1]), []).append(r[-1])
+    return hours
+
+
+def grouped(ws, by: list[str], where: str = "", params: Sequence = (), cache: HoursCache | None = None) -> list[dict]:
+    """The metric rows of the facts table already built, grouped by ``by``: one scan over both
+    periods (current-period sums and the previous period's count side by side)."""
     src, cols = _source(by)
     keys = ", ".join(f"{c} AS {b}" for c, b in zip(cols, by))
     group = f"GROUP BY {', '.join(cols)}" if by else ""
-    cond = f"WHERE f.cur = 1{' AND ' + where if where else ''}"
+    cond = f"WHERE {where}" if where else ""
     sql = f"""
         SELECT {keys + ',' if keys else ''}
-               COUNT(*) AS complaints,
-               SUM(f.risk_tier = 'high' OR f.ring_id IS NOT NULL) AS proxy_suspected,
-               COUNT(DISTINCT f.ring_id) AS rings_active,
-               SUM(f.compliance = 'on_time') AS on_time, SUM(f.compliance = 'extended') AS extended,
-               SUM(f.compliance = 'breached') AS breached, SUM(f.compliance = 'pending') AS pending,
-               SUM(f.compliance = 'no_case') AS no_case,
-               SUM(f.is_repeat) AS repeat, SUM(f.escalated) AS escalated
+               TOTAL(f.cur) AS complaints,
+               TOTAL(f.cur AND (f.risk_tier = 'high' OR f.ring_id IS NOT NULL)) AS proxy_suspected,
+               COUNT(DISTINCT CASE WHEN f.cur THEN f.ring_id END) AS rings_active,
+               TOTAL(f.cur AND f.compliance = 'on_time') AS on_time,
+               TOTAL(f.cur AND f.compliance = 'extended') AS extended,
+               TOTAL(f.cur AND f.compliance = 'breached') AS breached,
+               TOTAL(f.cur AND f.compliance = 'pending') AS pending,
+               TOTAL(f.cur AND f.compliance = 'no_case') AS no_case,
+               TOTAL(f.cur AND f.is_repeat) AS repeat, TOTAL(f.cur AND f.escalated) AS escalated,
+               TOTAL(NOT f.cur) AS previous
         FROM {src} {cond} {group}"""
-    rows = [dict(zip([d[0] for d in cur.description], r)) for cur in [ws.conn.execute(sql, list(params))]
-            for r in cur.fetchall()]
-    if not by and rows and rows[0]["complaints"] == 0:
-        rows[0].update({k: 0 for k in rows[0]})
-    # Medians: SQLite has no median aggregate; read the closed cases' hours group by group.
-    hours: dict[tuple, list[float]] = {}
-    for r in ws.conn.execute(f"SELECT {', '.join(cols) + ',' if cols else ''} f.handling_hours FROM {src} "
-                             f"{cond} AND f.handling_hours IS NOT NULL", list(params)):
-        hours.setdefault(tuple(r[:-1]), []).append(r[-1])
-    prev = {tuple(r[:-1]): r[-1] for r in ws.conn.execute(
-        f"SELECT {', '.join(cols) + ',' if cols else ''} COUNT(*) FROM {src} "
-        f"WHERE f.cur = 0{' AND ' + where if where else ''} {group}", list(params))}
+    cur = ws.conn.execute(sql, list(params))
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    if cache is not None and not where and "tag" not in by:
+        hours = cache.by(by)
+    else:
+        hours = _hours(ws, src, cols, where, params)
     out = []
     for r in rows:
-        key = tuple(r[b] for b in by)
-        n = r["complaints"] or 0
-        decided = (r["on_time"] or 0) + (r["extended"] or 0) + (r["breached"] or 0)
-        h = hours.get(key)
-        before = prev.get(key, 0)
+        for k in names[len(by):]:
+            r[k] = int(r[k] or 0)
+        n, before = r["complaints"], r["previous"]
+        decided = r["on_time"] + r["extended"] + r["breached"]
+        h = hours.get(tuple(r[b] for b in by))
         r.update(
-            proxy_share=round((r["proxy_suspected"] or 0) / n, 4) if n else 0.0,
-            compliance_rate=round(((r["on_time"] or 0) + (r["extended"] or 0)) / decided, 4) if decided else None,
+            proxy_share=round(r["proxy_suspected"] / n, 4) if n else 0.0,
+            compliance_rate=round((r["on_time"] + r["extended"]) / decided, 4) if decided else None,
             median_handling_hours=round(median(h), 2) if h else None,
-            previous=before, change=n - before,
-            change_pct=round(100.0 * (n - before) / before, 1) if before else None,
+            change=n - before, change_pct=round(100.0 * (n - before) / before, 1) if before else None,
         )
         out.append({**{b: r[b] for b in by}, **{m: r[m] for m in METRIC_COLUMNS}})
-    # Groups that vanished this period still show, with a count of zero and the fall.
-    seen = {tuple(r[b] for b in by) for r in out}
-    for key, before in prev.items():
-        if by and key not in seen:
-            row = {**dict(zip(by, key)), **{m: 0 for m in METRIC_COLUMNS}}
-            row.update(compliance_rate=None, median_handling_hours=None, previous=before, change=-before,
-                       change_pct=-100.0)
-            out.append(row)
+    if not by and not out:
+        out = [{m: 0 for m in METRIC_COLUMNS} | {"compliance_rate": None, "median_handling_hours": None,
+                                                  "change_pct": None}]
     out.sort(key=lambda r: (-r["complaints"], [str(r[b]) for b in by]))
     return out
 
@@ -107,4 +127,9 @@ def metrics(ws, by=None, start=None, end=None, period: Period | None = None) -> 
             raise UserError("metrics need a period: --from D --to D")
         period = between(start, end)
     build_facts(ws, period)
-    return grouped(ws, dims)
+    try:
+        rows = grouped(ws, dims)
+    finally:
+        drop_facts(ws)
+    # A day of the previous period is not a group of this one.
+    return [r for r in rows if r["complaints"]] if "day" in dims else rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from xiaobao.reports.facts import build_facts, drop_facts, has_handling, tables
-from xiaobao.reports.metrics import grouped
+from xiaobao.reports.metrics import HoursCache, grouped
 from xiaobao.reports.periods import Period, parse_date, period_of
 
 BREAKDOWNS = ("channel", "merchant", "level", "business_line", "category", "risk_tier")
@@ -70,11 +70,11 @@ def deadline_rows(ws, as_of: dt.datetime, within: str = DUE_WITHIN) -> list[dict
     return rows
 
 
-def spikes(ws, previous_floor: int = 1) -> list[dict]:
+def spikes(by_dim: dict[str, list[dict]], previous_floor: int = 1) -> list[dict]:
     """Groups up at least SPIKE_MIN_PCT on the period before, with at least SPIKE_MIN_COUNT complaints."""
     out = []
     for dim in SPIKE_DIMENSIONS:
-        for r in grouped(ws, [dim]):
+        for r in by_dim[dim]:
             if r["complaints"] >= SPIKE_MIN_COUNT and r["previous"] >= previous_floor and \
                     r["change_pct"] is not None and r["change_pct"] >= SPIKE_MIN_PCT:
                 out.append({"dimension": dim, "value": r[dim], "complaints": r["complaints"],
@@ -93,11 +93,13 @@ def build_report(ws, kind: str = "daily", date=None, as_of=None, period: Period 
     prev = period.previous()
     build_facts(ws, period)
     try:
-        total = grouped(ws, [])[0]
-        trend = sorted(grouped(ws, ["day"]), key=lambda r: r["day"])
-        breakdowns = {dim: grouped(ws, [dim])[:TOP] for dim in BREAKDOWNS}
-        compliance_by_channel = grouped(ws, ["channel"])
-        spike_rows = spikes(ws)
+        cache = HoursCache(ws)
+        total = grouped(ws, [], cache=cache)[0]
+        trend = sorted((r for r in grouped(ws, ["day"], cache=cache) if r["complaints"]), key=lambda r: r["day"])
+        by_dim = {dim: grouped(ws, [dim], cache=cache) for dim in set(BREAKDOWNS) | set(SPIKE_DIMENSIONS)}
+        breakdowns = {dim: by_dim[dim][:TOP] for dim in BREAKDOWNS}
+        compliance_by_channel = by_dim["channel"]
+        spike_rows = spikes(by_dim)
     finally:
         drop_facts(ws)
     rings = ring_rows(ws, period)
