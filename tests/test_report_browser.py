@@ -2,6 +2,7 @@
 SVG, and a screenshot saved. A page with a script error is the control: the same check fails it."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -49,6 +50,10 @@ def test_dashboard_renders_in_chromium(tmp_path):
     _, console = run_chromium(page, tmp_path / "profile-shot", "--window-size=1400,2400", f"--screenshot={shot}")
     assert console == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    keep = os.environ.get("XIAOBAO_TEST_ARTIFACTS")   # CI keeps the screenshot for people to look at
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / "dashboard.png")
 
 
 @pytest.mark.slow

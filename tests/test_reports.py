@@ -153,3 +153,11 @@ def test_report_on_workspace_without_handling(tmp_path):
     assert report["totals"]["no_case"] == 1 and report["gaps"]
     assert metrics(w, start="2026-10-02", end="2026-10-03")[0]["escalated"] == 1
     assert write_report(report, tmp_path / "o")["html"].stat().st_size > 100_000   # plotly.js inline
+
+
+def test_empty_workspace_is_a_clear_error(tmp_path):
+    from xiaobao import Workspace
+    from xiaobao.errors import UserError
+
+    with pytest.raises(UserError, match="no complaints yet"):
+        metrics(Workspace(tmp_path / "empty"), start="2026-10-01", end="2026-10-31")

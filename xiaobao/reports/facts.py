@@ -13,6 +13,7 @@ Definitions (the same words are in the report footers):
 """
 from __future__ import annotations
 
+from xiaobao.errors import UserError
 from xiaobao.reports.periods import Period
 
 REGULATOR_CHANNELS = ("监管转办", "12378", "人民银行", "银保监", "银保监转办", "金融监管总局", "CFPB", "cfpb")
@@ -35,6 +36,8 @@ def _text(col: str) -> str:
 def build_facts(ws, period: Period, with_previous: bool = True) -> str:
     """(Re)create the facts table for ``period`` (and the period before, flagged ``cur = 0``)."""
     have = tables(ws)
+    if "complaints" not in have:
+        raise UserError(f"workspace {ws.home} has no complaints yet; load some with `xiaobao complaints ingest FILE`")
     start = period.previous().start if with_previous else period.start
     lo, hi = start.isoformat(), period.end.isoformat()
     cur_from = period.start.isoformat()
