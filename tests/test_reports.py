@@ -34,7 +34,7 @@ def sql_truth(ws, channel, window=OCT):
     """The metrics of one channel, counted straight from the handling and screening tables."""
     where = "c.channel = ? AND c.received_at >= ? AND c.received_at < ?"
     p = (channel, *window)
-    breached = f"SELECT DISTINCT e.complaint_id FROM sla_events e WHERE e.kind = 'breached'"
+    breached = "SELECT DISTINCT e.complaint_id FROM sla_events e WHERE e.kind = 'breached'"
     hours = [r[0] for r in ws.conn.execute(
         f"SELECT (julianday(k.closed_at) - julianday(k.received_at)) * 24 FROM complaints c JOIN cases k "
         f"ON k.complaint_id = c.id WHERE {where} AND k.status = 'closed'", p)]

@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from xiaobao.errors import InputError
-from xiaobao.reports.facts import FACTS, build_facts, drop_facts, has_handling, tables
+from xiaobao.reports.facts import build_facts, drop_facts, has_handling, tables
 from xiaobao.reports.metrics import grouped
 from xiaobao.reports.periods import Period
 
