@@ -183,13 +183,16 @@ def main() -> None:
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.phase:
-        fn = {"metrics": phase_metrics, "report": phase_report, "pandas": phase_pandas}[a.phase]
+        fn = {"build": lambda home, n: build(Path(home), int(n)), "metrics": phase_metrics, "report": phase_report,
+              "pandas": phase_pandas}[a.phase]
         print(json.dumps(fn(*a.args), ensure_ascii=False, default=str))
         return
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         home = a.keep or Path(tmp) / "ws"
+        # Building runs in its own process too: a child started by a big parent would report the
+        # parent's resident size as its own peak (ru_maxrss survives fork).
         built = ({"complaints": a.complaints, "reused": str(home)} if (home / "registry.db").exists()
-                 else build(home, a.complaints))
+                 else child("build", str(home), str(a.complaints)))
         print(json.dumps({"built": built}), flush=True)
         ours = child("metrics", str(home))
         report = child("report", str(home), str(Path(tmp) / "out"))
