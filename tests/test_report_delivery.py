@@ -96,3 +96,43 @@ def test_wrong_password_is_a_user_error(tmp_path, monkeypatch, smtp_server):
     with pytest.raises(UserError, match="TLS mode"):
         SmtpConfig.from_env(tls="maybe")
     assert inbox.messages == []
+
+
+def test_starttls_with_private_ca(tmp_path, monkeypatch):
+    """STARTTLS to a server whose certificate only our --smtp-cafile vouches for; without it, refused."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from xiaobao.errors import UserError
+    from xiaobao.reports import SmtpConfig, send_report
+
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl (Debian package) makes the test certificate"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=server_ctx,
+                            require_starttls=True, authenticator=authenticator, auth_required=True)
+    controller.start()
+    try:
+        report = tmp_path / "weekly.md"
+        report.write_text("# weekly\n\nNeeds action: none\n", encoding="utf-8")
+        page = tmp_path / "weekly.html"
+        page.write_text("<html>周报</html>", encoding="utf-8")
+        monkeypatch.setenv("XIAOBAO_SMTP_USER", "reports")
+        monkeypatch.setenv("XIAOBAO_SMTP_PASSWORD", "s3cret")
+        with pytest.raises(UserError, match="could not send"):      # self-signed: not trusted by default
+            send_report([report, page], ["a@example.com"],
+                        SmtpConfig.from_env(host="127.0.0.1", port=controller.port, tls="starttls"))
+        sent = send_report([report, page], ["a@example.com"],
+                           SmtpConfig.from_env(host="127.0.0.1", port=controller.port, tls="starttls", cafile=cert))
+    finally:
+        controller.stop()
+    assert sent["to"] == ["a@example.com"] and sent["attachments"] == ["weekly.html"]
+    msg = email.message_from_bytes(inbox.messages[0][2], policy=email.policy.default)
+    assert [p.get_content().rstrip() for p in msg.iter_attachments()] == ["<html>周报</html>"]

@@ -39,10 +39,10 @@ def metrics_command(ctx: typer.Context,
          title="metrics")
 
 
-def _deliver(paths, send: bool, to: list[str], host, port, tls, sender) -> Optional[dict]:
+def _deliver(paths, send: bool, to: list[str], host, port, tls, sender, cafile) -> Optional[dict]:
     if not send:
         return None
-    return send_report(paths, to, SmtpConfig.from_env(host=host, port=port, tls=tls, sender=sender))
+    return send_report(paths, to, SmtpConfig.from_env(host=host, port=port, tls=tls, sender=sender, cafile=cafile))
 
 
 def _periodic(kind: str):
@@ -56,11 +56,12 @@ def _periodic(kind: str):
                 smtp_port: Optional[int] = typer.Option(None, "--smtp-port", envvar="XIAOBAO_SMTP_PORT"),
                 smtp_tls: Optional[str] = typer.Option(None, "--smtp-tls", help="starttls | ssl | none"),
                 sender: Optional[str] = typer.Option(None, "--from-address", help="sender address"),
+                smtp_cafile: Optional[Path] = typer.Option(None, "--smtp-cafile", help="CA certificate(s) to trust (PEM)"),
                 json_out: bool = typer.Option(False, "--json")) -> None:
         ws = workspace_from(ctx)
         report = build_report(ws, kind, date=date, as_of=as_of)
         paths = write_report(report, out)
-        sent = _deliver(paths, send, to, smtp_host, smtp_port, smtp_tls, sender)
+        sent = _deliver(paths, send, to, smtp_host, smtp_port, smtp_tls, sender, smtp_cafile)
         result = {"files": {k: str(v) for k, v in paths.items()}, "period": report["period"],
                   "complaints": report["totals"]["complaints"], "sent": sent}
         if json_out:

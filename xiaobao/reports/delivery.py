@@ -24,11 +24,12 @@ class SmtpConfig:
     password: str | None = None
     sender: str = "xiaobao-reports@localhost"
     timeout: float = 30.0
+    cafile: str | None = None             # a private CA (e.g. the company's mail relay), else system CAs
 
     @classmethod
-    def from_env(cls, host=None, port=None, tls=None, sender=None) -> "SmtpConfig":
-        """Options win over XIAOBAO_SMTP_HOST / _PORT / _TLS / _FROM; user and password come only from
-        XIAOBAO_SMTP_USER / XIAOBAO_SMTP_PASSWORD."""
+    def from_env(cls, host=None, port=None, tls=None, sender=None, cafile=None) -> "SmtpConfig":
+        """Options win over XIAOBAO_SMTP_HOST / _PORT / _TLS / _FROM / _CAFILE; user and password come
+        only from XIAOBAO_SMTP_USER / XIAOBAO_SMTP_PASSWORD."""
         env = os.environ
         tls = (tls or env.get("XIAOBAO_SMTP_TLS") or "starttls").lower()
         if tls not in TLS_MODES:
@@ -40,7 +41,8 @@ class SmtpConfig:
             raise UserError(f"SMTP port {raw_port!r} is not a number") from None
         return cls(host=host or env.get("XIAOBAO_SMTP_HOST") or "localhost", port=port_n, tls=tls,
                    user=env.get("XIAOBAO_SMTP_USER") or None, password=env.get("XIAOBAO_SMTP_PASSWORD") or None,
-                   sender=sender or env.get("XIAOBAO_SMTP_FROM") or cls.sender)
+                   sender=sender or env.get("XIAOBAO_SMTP_FROM") or cls.sender,
+                   cafile=str(cafile) if cafile else env.get("XIAOBAO_SMTP_CAFILE") or None)
 
     def resolved_port(self) -> int:
         return self.port or {"ssl": 465, "starttls": 587, "none": 25}[self.tls]
@@ -74,13 +76,14 @@ def send_report(paths: dict | list, to: list[str], smtp: SmtpConfig, subject: st
     msg = build_message(subject, body, to, smtp.sender, attachments)
     port = smtp.resolved_port()
     try:
+        context = ssl.create_default_context(cafile=smtp.cafile)
         if smtp.tls == "ssl":
-            client = smtplib.SMTP_SSL(smtp.host, port, timeout=smtp.timeout, context=ssl.create_default_context())
+            client = smtplib.SMTP_SSL(smtp.host, port, timeout=smtp.timeout, context=context)
         else:
             client = smtplib.SMTP(smtp.host, port, timeout=smtp.timeout)
         with client:
             if smtp.tls == "starttls":
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=context)
             if smtp.user:
                 client.login(smtp.user, smtp.password or "")
             refused = client.send_message(msg)
