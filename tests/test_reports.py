@@ -105,7 +105,13 @@ def test_monthly_report_files_agree_and_lead_with_actions(ws, tmp_path):
         "HAVING MIN(c.received_at) >= '2026-10-01' AND MIN(c.received_at) < '2026-11-01'")}
     assert {g["ring"] for g in saved["actions"]["new_rings"]} == new
     # Deadlines at risk, judged at the end of the period: the SLA clock's own open cases.
-    assert saved["actions"]["deadlines_overdue"] + saved["actions"]["deadlines_due_soon"] > 0
+    from xiaobao.complaints_engine.sla import list_due
+
+    due = list_due(ws, within="2d", now=saved["as_of"])
+    assert saved["as_of"] == "2026-10-31T23:59:59" and due
+    assert saved["actions"]["deadlines_overdue"] == sum(d["state"] == "overdue" for d in due)
+    assert saved["actions"]["deadlines_due_soon"] == sum(d["state"] == "due_soon" for d in due)
+    assert saved["deadline_board_total"] == len(due)
 
 
 def test_cli_metrics_csv_and_report(ws, tmp_path, monkeypatch):
