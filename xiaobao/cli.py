@@ -52,6 +52,9 @@ eval_app.command("face")(eval_face)
 from xiaobao.text_fingerprint.cli import app as text_app, eval_text_authors
 app.add_typer(text_app, name="text")
 eval_app.command("text-authors")(eval_text_authors)
+from xiaobao.voiceprint.cli import app as voice_app, eval_voice
+app.add_typer(voice_app, name="voice")
+eval_app.command("voice")(eval_voice)
 from xiaobao.reports.cli import alerts_app, metrics_command, report_app
 app.command("metrics")(metrics_command)
 app.add_typer(report_app, name="report")
