@@ -40,13 +40,18 @@ def _face(path: Path) -> tuple[str, np.ndarray | None, str]:
     return SPACE, vec / (np.linalg.norm(vec) or 1.0), "ok"
 
 
-def _voice(path: Path) -> tuple[str, np.ndarray | None, str]:
-    from xiaobao import voiceprint
+MIN_SPEECH_S = 1.5  # the voiceprint package's own floor: less speech is "insufficient"
 
-    emb = _cache.get("voice") or voiceprint.default_embedder()
+
+def _voice(path: Path) -> tuple[str, np.ndarray | None, str]:
+    from xiaobao.voiceprint import get_embedder, read_speech
+
+    emb = _cache.get("voice") or get_embedder("resemblyzer")
     _cache["voice"] = emb
-    vecs = emb.embed([str(path)])
-    vec = np.asarray(vecs[0], dtype=np.float32)
+    speech = read_speech(path)  # silence, tones and hold music dropped
+    if speech.seconds < MIN_SPEECH_S:
+        return emb.space, None, f"insufficient: {speech.seconds:.1f} s of speech (need {MIN_SPEECH_S} s)"
+    vec = np.asarray(emb.embed([speech.samples])[0], dtype=np.float32)
     return emb.space, vec / (np.linalg.norm(vec) or 1.0), "ok"
 
 
