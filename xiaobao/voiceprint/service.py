@@ -74,6 +74,7 @@ def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir
     """Enrol each file as one sample of the subject. Duplicate files (same content) are refused."""
     ws.get_subject(subject_id)
     emb = get_embedder(backend, model_dir)
+    ws.ensure_space(emb.space, emb.dim)
     rows, seen = [], set()
     for f in collect_files(files):
         digest = sha256_of(f) if Path(f).is_file() else None
@@ -110,6 +111,7 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
     if sp.seconds < min_speech:
         return {**base, "decision": "insufficient", "matches": [], "ranges": [], "staff_ranges": [],
                 "reason": f"{sp.seconds:.1f} s of speech, need {min_speech} s"}
+    ws.ensure_space(emb.space, emb.dim)
     wins = _windows(sp)
     vecs = emb.embed([sp.samples[a:b] for a, b in wins])
     staff = [s for s in ws.list_subjects(kind="staff")]
