@@ -69,3 +69,37 @@ def test_same_face_links_customers_and_promoted_face_is_caught(tmp_path):
         # customers are not a ring.
         assert not [r for r in n2["reasons"] if r["kind"] == "face"] and not n2["rings"]
         assert [r["evidence"]["other_complaint_id"] for r in n2["reasons"] if r["kind"] == "same_face"] == ["G1"]
+
+
+@pytest.mark.slow
+def test_same_voice_links_customers_and_promoted_voice_is_caught(tmp_path):
+    from xiaobao.complaints_engine.synth import _speak
+
+    line = "您好，我是代理人，关于这笔借款我们要求停息挂账，请你们尽快处理，否则我们会向监管部门投诉。"
+    recs = []
+    for i in range(3):  # the agent phones in for three different customers
+        wav = tmp_path / f"call{i}.wav"
+        _speak(line, wav, "cmn+m3", 35, 170 + 5 * i)
+        recs.append({"id": f"V{i}", "received_at": f"2026-10-0{i + 1}T09:00:00", "channel": "hotline",
+                     "customer_id": f"CU{i}", "text": LETTERS[i], "attachments": str(wav)})
+    path = tmp_path / "calls.jsonl"
+    write_records(recs, path)
+    with Workspace(tmp_path / "ws") as ws:
+        xiaobao.ingest(ws, path)
+        xiaobao.screen(ws)
+        rings = list_rings(ws)
+        assert len(rings) == 1 and rings[0]["n_customers"] == 3
+        assert {e["kind"] for e in show_ring(ws, rings[0]["id"])["edges"]} == {"voice"}
+        assert any(r["kind"] == "same_voice" for r in store.get_complaint(ws, "V0")["reasons"])
+        out = promote(ws, rings[0]["id"], name="电话代理人")
+        assert out["enrolled"].get("voice/resemblyzer@1", 0) == 3, out["skipped"]
+        wav = tmp_path / "next.wav"
+        _speak("你好，我替客户打电话，要求你们退还全部利息，不然我们去银保监会投诉。", wav, "cmn+m3", 35, 175)
+        write_records([{"id": "V9", "received_at": "2026-10-09T09:00:00", "channel": "hotline",
+                        "customer_id": "CU9", "text": LETTERS[4], "attachments": str(wav)}], tmp_path / "d2.jsonl")
+        xiaobao.ingest(ws, tmp_path / "d2.jsonl")
+        xiaobao.screen(ws)
+        v9 = store.get_complaint(ws, "V9")
+        voice = [r for r in v9["reasons"] if r["kind"] == "voice"]
+        assert voice and f"S-{out['subject_id']}" in voice[0]["text"], v9["reasons"]
+        assert "黑名单命中" in v9["tags"] and v9["risk_tier"] == "high"
