@@ -55,7 +55,7 @@ class ResemblyzerEmbedder:
 
     def _partials(self, wav: np.ndarray) -> np.ndarray:
         from resemblyzer.audio import wav_to_mel_spectrogram
-        wav = _normalise_volume(wav)
+        wav = _normalise_volume(_at_least(wav, 800))
         mel = wav_to_mel_spectrogram(wav)                 # [frames, 40]
         n = len(mel)
         if n <= PARTIAL_FRAMES:
@@ -92,6 +92,14 @@ class ResemblyzerEmbedder:
         if len(wavs) == 0:
             return np.zeros((0, self.dim), np.float32)
         return _l2(np.stack([p.mean(axis=0) for p in self.embed_partials(wavs)]))
+
+
+def _at_least(w, n: int) -> np.ndarray:
+    """Clips shorter than the network's receptive field are repeated (empty ones become silence)."""
+    w = np.asarray(w, np.float32)
+    if len(w) == 0:
+        return np.zeros(n, np.float32)
+    return np.tile(w, int(np.ceil(n / len(w))))[:max(n, len(w))] if len(w) < n else w
 
 
 def _normalise_volume(wav: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
@@ -133,7 +141,7 @@ class EcapaEmbedder:
         out = []
         with torch.inference_mode():
             for w in wavs:   # one at a time: variable lengths, and no padding bias in the stats pooling
-                out.append(self.model.encode_batch(torch.from_numpy(np.asarray(w, np.float32))[None]).reshape(-1).numpy())
+                out.append(self.model.encode_batch(torch.from_numpy(_at_least(w, TARGET_RATE // 2))[None]).reshape(-1).numpy())
         return _l2(np.stack(out))
 
 
