@@ -80,6 +80,13 @@ def test_8khz_and_mp3_input(voices, tmp_path):
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(voices["zhao"][1]), str(mp3)], check=True)
     m = load_audio(mp3)
     assert m.source_rate == sr and m.seconds > 4
+    # What call centres store: AMR-NB (8 kHz) and AAC in M4A, both through ffmpeg.
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    for name, codec in (("zhao.amr", ["-ar", "8000", "-ac", "1", "-c:a", "libopencore_amrnb", "-b:a", "12.2k"]),
+                        ("zhao.m4a", ["-c:a", "aac"])):
+        subprocess.run([ffmpeg, "-v", "error", "-i", str(voices["zhao"][1]), *codec, str(tmp_path / name)], check=True)
+        got = load_audio(tmp_path / name)
+        assert abs(got.seconds - m.seconds) < 0.3 and got.source_rate == (8000 if name.endswith("amr") else sr)
     v = get_embedder().embed([read_speech(tel).samples, read_speech(mp3).samples, read_speech(voices["li"][1]).samples])
     assert v[0] @ v[1] > 0.8 and v[0] @ v[1] > v[0] @ v[2] + 0.05
 
