@@ -3,10 +3,10 @@
 Per identity the first N files (by name) are the enrolment, the remaining files grouped M at a
 time are tests. EER over every test-vs-identity trial; top-1 over tests.
 
-How xiaobao scores (measured on FSDD, see docs/voice.md): each enrolment file is embedded on its
-own and the embeddings averaged (short clips each give a clean partial window, where one long
-concatenation mixes digit transitions into the windows); the test group is embedded as one
-concatenation of its speech. ``method="concat"`` is off-the-shelf resemblyzer: the N files
+How xiaobao scores (measured on FSDD, see docs/voice.md): the enrolment files' detected speech
+is concatenated and embedded with xiaobao's partial windows (this beat averaging per-file
+embeddings: EER 10.2 % vs 10.75 % after AS-norm), each test group likewise, and the scores are
+AS-normalised against the enrolled identities. ``method="concat"`` is off-the-shelf resemblyzer: the N files
 concatenated, ``preprocess_wav`` + ``embed_utterance``.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .audio import load_audio
-from .embedders import _l2, get_embedder
+from .embedders import get_embedder
 from .labelled import read_labels
 from .scoring import as_norm, eer
 from .speech import keep_speech
@@ -67,11 +67,7 @@ def evaluate(data, labels_csv, label_column, *, enroll=5, test_concat=3, backend
         tv = np.stack([base.embed_raw(g) for _, _, tests in plan for g in tests])
     else:
         emb = get_embedder(backend, model_dir)
-        per_file = {}
-        files = sorted({f for _, fs, _ in plan for f in fs})
-        for f, v in zip(files, emb.embed([_speech_or_all(wav(f)) for f in files])):
-            per_file[f] = v
-        ev = _l2(np.stack([np.mean([per_file[f] for f in fs], axis=0) for _, fs, _ in plan]))
+        ev = emb.embed([np.concatenate([_speech_or_all(wav(f)) for f in fs]) for _, fs, _ in plan])
         tv = emb.embed([np.concatenate([_speech_or_all(wav(f)) for f in g])
                         for _, _, tests in plan for g in tests])
     e, top1, n = _scores(ev, tv, test_labels, labels)
