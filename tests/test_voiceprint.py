@@ -13,7 +13,7 @@ from xiaobao import Workspace
 from xiaobao.cli import app
 from xiaobao.errors import InputError, UserError
 from xiaobao.voiceprint import (RESEMBLYZER_SPACE, enroll_files, get_embedder, keep_speech, load_audio, read_speech,
-                                search_speech, verify_files)
+                                search_files, search_speech, verify_files)
 from xiaobao.voiceprint.audio import resample
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is installed by `make install`")
@@ -91,11 +91,17 @@ def test_8khz_and_mp3_input(voices, tmp_path):
     assert v[0] @ v[1] > 0.8 and v[0] @ v[1] > v[0] @ v[2] + 0.05
 
 
-def test_undecodable_file_is_a_one_line_error(tmp_path):
+def test_undecodable_file_is_a_one_line_error(voices, ws, tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF not really audio" * 20)
     with pytest.raises(InputError, match="broken.wav"):
         load_audio(bad)
+    sid = ws.add_subject("agent Li", kind="agent")
+    with pytest.raises(InputError, match="broken.wav"):
+        enroll_files(ws, sid, [voices["li"][0], bad])
+    assert ws.search(RESEMBLYZER_SPACE, get_embedder().embed([read_speech(voices["li"][0]).samples]))[0] == []
+    rows = list(search_files(ws, [bad, voices["li"][1]]))          # a batch reports the bad file and goes on
+    assert rows[0]["decision"] == "error" and "broken.wav" in rows[0]["error"] and rows[1]["decision"] != "error"
     r = subprocess.run([sys.executable, "-m", "xiaobao.cli", "--home", str(tmp_path / "ws"), "voice", "verify",
                         str(bad), str(bad)], capture_output=True, text=True)
     assert r.returncode == 2 and "broken.wav" in r.stderr and "Traceback" not in r.stderr

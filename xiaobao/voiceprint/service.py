@@ -75,7 +75,8 @@ def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir
     ws.get_subject(subject_id)
     emb = get_embedder(backend, model_dir)
     ws.ensure_space(emb.space, emb.dim)
-    rows, seen = [], set()
+    # Decode and check every file first, so a bad one leaves the subject untouched.
+    todo, seen = [], set()
     for f in collect_files(files):
         digest = sha256_of(f) if Path(f).is_file() else None
         if digest in seen:
@@ -84,8 +85,13 @@ def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir
         sp = read_speech(f, channel)
         if sp.seconds < min_speech:
             raise InputError(f, f"only {sp.seconds:.1f} s of speech (need {min_speech} s) to enrol")
-        vec = emb.embed([sp.samples])
-        ids = ws.enroll(subject_id, emb.space, vec, sha256=digest, source_uri=str(f),
+        todo.append((f, digest, sp))
+    if not todo:
+        raise UserError("no recordings to enrol")
+    vecs = emb.embed([sp.samples for _, _, sp in todo])
+    rows = []
+    for (f, digest, sp), vec in zip(todo, vecs):
+        ids = ws.enroll(subject_id, emb.space, vec[None], sha256=digest, source_uri=str(f),
                         quality=round(sp.seconds, 2), meta={"speech_seconds": round(sp.seconds, 2),
                                                             "source_rate": sp.source_rate, "channel": channel},
                         command=command)
