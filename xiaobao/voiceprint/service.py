@@ -123,7 +123,7 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
     staff = [s for s in ws.list_subjects(kind="staff")]
     keep = list(range(len(wins)))
     staff_ranges = []
-    if staff and len(wins) > 1:
+    if staff:
         hits = ws.search(emb.space, vecs, k=1, kinds=["staff"], command=command, log=False)
         _, possible = ws.thresholds(emb.space)
         keep = [i for i, h in enumerate(hits) if not (h and h[0].score >= possible)]
