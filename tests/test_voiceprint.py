@@ -13,7 +13,7 @@ from xiaobao import Workspace
 from xiaobao.cli import app
 from xiaobao.errors import InputError, UserError
 from xiaobao.voiceprint import (RESEMBLYZER_SPACE, enroll_files, get_embedder, keep_speech, load_audio, read_speech,
-                                search_files, search_speech, verify_files)
+                                search_files, search_speech, search_voice, verify_files)
 from xiaobao.voiceprint.audio import resample
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is installed by `make install`")
@@ -139,6 +139,8 @@ def test_staff_windows_are_set_aside(voices, ws, tmp_path):
     staff_end = len(s) / sr
     assert r["staff_ranges"] and r["staff_ranges"][0][0] < 1.0 and r["staff_ranges"][-1][1] <= staff_end + 1.6
     assert r["ranges"][-1][1] > staff_end + 3
+    assert search_voice(ws, call, kinds=["agent", "staff"])["matches"][0]["subject"] == "wang"   # staff never answers
+    assert search_voice(ws, call, exclude_kinds=["agent"])["matches"] == []
 
 
 def test_cli_enroll_search_verify_calibrate(voices, tmp_path):

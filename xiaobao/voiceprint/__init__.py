@@ -6,7 +6,7 @@ Public API::
     keep_speech(samples) -> (speech, segments)         # silence, tones and hold music dropped
     get_embedder("resemblyzer" | "ecapa", model_dir)   # .space, .dim, .embed(list of arrays)
     enroll_files(ws, subject_id, files)                # one sample per recording
-    search_speech / search_files(ws, files)            # staff windows set aside, caller matched
+    search_voice(ws, path) / search_files(ws, files)            # staff windows set aside, caller matched
     verify_files(ws, a, b)                             # score + decision
     calibrate(ws, data, labels, label_column)          # EER, minDCF, thresholds saved
     evaluate(data, labels, label_column, enroll=5, test_concat=3)
@@ -14,9 +14,10 @@ Public API::
 from .audio import Audio, load_audio
 from .embedders import ECAPA_SPACE, RESEMBLYZER_SPACE, get_embedder
 from .evaluation import evaluate
-from .service import (calibrate, enroll_files, read_speech, search_files, search_speech, verify_files)
+from .service import (calibrate, enroll_files, read_speech, search_files, search_speech, search_voice,
+                      verify_files)
 from .speech import keep_speech, speech_segments
 
 __all__ = ["Audio", "load_audio", "keep_speech", "speech_segments", "get_embedder", "RESEMBLYZER_SPACE",
-           "ECAPA_SPACE", "enroll_files", "read_speech", "search_speech", "search_files", "verify_files",
+           "ECAPA_SPACE", "enroll_files", "read_speech", "search_speech", "search_voice", "search_files", "verify_files",
            "calibrate", "evaluate"]

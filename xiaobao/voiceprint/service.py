@@ -110,7 +110,7 @@ def _windows(sp: Speech) -> list[tuple[int, int]]:
 
 
 def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_dir=None,
-                  min_speech: float = MIN_SPEECH_S, command=None) -> dict:
+                  min_speech: float = MIN_SPEECH_S, kinds=None, exclude_kinds=None, command=None) -> dict:
     """Whose voice is this? Windows that match one of our staff are set aside; the rest are the caller."""
     emb = get_embedder(backend, model_dir)
     base = {"file": sp.path, "speech_seconds": round(sp.seconds, 2), "space": emb.space}
@@ -134,7 +134,9 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
         return {**base, "decision": "insufficient", "matches": [], "ranges": [], "staff_ranges": _merge(staff_ranges),
                 "reason": "all speech matched our own staff"}
     caller = _l2(vecs[keep].mean(axis=0, keepdims=True))
-    hits = ws.search(emb.space, caller, k=top, exclude_kinds=["staff"], command=command)[0]
+    exclude = sorted({"staff", *(exclude_kinds or ())})
+    wanted = [k for k in kinds if k != "staff"] if kinds else None
+    hits = ws.search(emb.space, caller, k=top, kinds=wanted, exclude_kinds=exclude, command=command)[0]
     matches = [{"subject_id": m.subject_id, "subject": m.subject_name, "kind": m.subject_kind,
                 "score": round(float(m.score), 4), "decision": m.decision} for m in hits]
     decision = matches[0]["decision"] if matches else "none"
@@ -150,6 +152,13 @@ def _merge(ranges):
         else:
             out.append((a, b))
     return [list(r) for r in out]
+
+
+def search_voice(ws, path, *, top: int = 5, kinds=None, exclude_kinds=None, channel="mix", backend="resemblyzer",
+                 model_dir=None, min_speech=MIN_SPEECH_S, command=None) -> dict:
+    """One recording: ``search_speech`` on its detected speech (used by the video search for audio tracks)."""
+    return search_speech(ws, read_speech(path, channel), top=top, backend=backend, model_dir=model_dir,
+                         min_speech=min_speech, kinds=kinds, exclude_kinds=exclude_kinds, command=command)
 
 
 def search_files(ws, files, *, top=5, backend="resemblyzer", model_dir=None, channel="mix",
