@@ -34,7 +34,6 @@ warnings.filterwarnings("ignore")
 
 from xiaobao.voiceprint import evaluate, get_embedder, read_speech  # noqa: E402
 from xiaobao.voiceprint.audio import resample  # noqa: E402
-from xiaobao.voiceprint.embedders import _l2  # noqa: E402
 from xiaobao.voiceprint.scoring import as_norm, eer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "voice"
