@@ -37,10 +37,11 @@ def search(ctx: typer.Context, files: List[Path] = typer.Argument(..., help="Rec
            top: int = typer.Option(5, "--top"), backend: str = BACKEND, model_dir: Optional[Path] = MODEL_DIR,
            channel: str = CHANNEL, min_speech: float = MIN_SPEECH,
            json_out: bool = typer.Option(False, "--json", help="One JSON object (single file) or a list."),
-           jsonl: Optional[Path] = typer.Option(None, "--jsonl", help="Write one JSON line per recording here.")) -> None:
+           jsonl: Optional[Path] = typer.Option(None, "--out", "--jsonl",
+                                                help="Write one JSON line per recording here.")) -> None:
     """Whose voice is this? Our staff's speech is set aside; the caller's best matches are listed.
 
-    Example: xiaobao voice search call.mp3 --top 3 --json ; xiaobao voice search calls/ --jsonl out.jsonl
+    Example: xiaobao voice search call.mp3 --top 3 --json ; xiaobao voice search calls/ --out results.jsonl
     """
     from rich.progress import Progress
     from xiaobao.voiceprint import search_files

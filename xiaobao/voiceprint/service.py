@@ -115,7 +115,7 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
     emb = get_embedder(backend, model_dir)
     base = {"file": sp.path, "speech_seconds": round(sp.seconds, 2), "space": emb.space}
     if sp.seconds < min_speech:
-        return {**base, "decision": "insufficient", "matches": [], "ranges": [], "staff_ranges": [],
+        return {**base, "decision": "insufficient", "matches": [], "ranges": [], "time_ranges": [], "staff_ranges": [],
                 "reason": f"{sp.seconds:.1f} s of speech, need {min_speech} s"}
     ws.ensure_space(emb.space, emb.dim)
     wins = _windows(sp)
@@ -131,7 +131,8 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
     caller_s = sum(wins[i][1] - wins[i][0] for i in keep) / TARGET_RATE if keep else 0.0
     ranges = [r for i in keep for r in sp.original_range(*wins[i])]
     if not keep:
-        return {**base, "decision": "insufficient", "matches": [], "ranges": [], "staff_ranges": _merge(staff_ranges),
+        return {**base, "decision": "insufficient", "matches": [], "ranges": [], "time_ranges": [],
+                "staff_ranges": _merge(staff_ranges),
                 "reason": "all speech matched our own staff"}
     caller = _l2(vecs[keep].mean(axis=0, keepdims=True))
     exclude = sorted({"staff", *(exclude_kinds or ())})
@@ -140,8 +141,10 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
     matches = [{"subject_id": m.subject_id, "subject": m.subject_name, "kind": m.subject_kind,
                 "score": round(float(m.score), 4), "decision": m.decision} for m in hits]
     decision = matches[0]["decision"] if matches else "none"
+    ranges = _merge(ranges)
+    # "time_ranges" is the name other packages read; "ranges" is kept for existing JSONL consumers.
     return {**base, "caller_seconds": round(min(caller_s, sp.seconds), 2), "decision": decision,
-            "matches": matches, "ranges": _merge(ranges), "staff_ranges": _merge(staff_ranges)}
+            "matches": matches, "ranges": ranges, "time_ranges": ranges, "staff_ranges": _merge(staff_ranges)}
 
 
 def _merge(ranges):
@@ -225,3 +228,8 @@ def calibrate(ws, data, labels, label_column, *, backend="resemblyzer", model_di
                           meta={k: result[k] for k in ("eer", "min_dcf", "target_far", "n_target", "n_nontarget")},
                           command=command)
     return result
+
+
+# The names the other packages (complaints, video) and the docs use for the three voice operations.
+enroll_voice = enroll_files
+verify_voice = verify_files
