@@ -18,6 +18,9 @@ from xiaobao.errors import InputError
 
 TARGET_RATE = 16000
 CHANNELS = ("left", "right", "mix")
+# libsndfile reads these natively; everything else (mp3, m4a/aac, amr, ...) goes to ffmpeg, whose
+# errors are clean (libsndfile's mp3 decoder prints resync notes to stderr on a bad file).
+SOUNDFILE_EXT = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".caf", ".w64"}
 
 
 @dataclass
@@ -90,9 +93,13 @@ def load_audio(path, channel: str = "mix") -> Audio:
         raise InputError(path, f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
     if not path.is_file():
         raise InputError(path, "no such file")
-    try:
-        data, rate = _decode_soundfile(path)
-    except Exception:
+    data = None
+    if path.suffix.lower() in SOUNDFILE_EXT:
+        try:
+            data, rate = _decode_soundfile(path)
+        except Exception:
+            data = None   # mislabelled or unusual container: let ffmpeg try
+    if data is None:
         data, rate = _decode_ffmpeg(path)
     if data.size == 0:
         raise InputError(path, "contains no audio samples")

@@ -167,6 +167,7 @@ def search_voice(ws, path, *, top: int = 5, kinds=None, exclude_kinds=None, chan
 def search_files(ws, files, *, top=5, backend="resemblyzer", model_dir=None, channel="mix",
                  min_speech=MIN_SPEECH_S, command=None, on_item=None):
     """Search many recordings; a bad file yields an ``error`` row and the batch carries on."""
+    get_embedder(backend, model_dir)   # a missing model is one error for the batch, not one per file
     for f in collect_files(files):
         try:
             row = search_speech(ws, read_speech(f, channel), top=top, backend=backend, model_dir=model_dir,
