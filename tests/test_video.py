@@ -190,3 +190,34 @@ def test_cli_video_search_answers_for_faces_and_voice(clips, tmp_path):
                             capture_output=True, text=True)
     assert broken.returncode == 2 and "broken.mp4: cannot decode video" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+@pytest.mark.slow
+def test_video_search_matches_the_voice_of_the_audio_track(clips, tmp_path, emb):
+    # one espeak-ng voice enrolled from one text; the call's sound track says something else
+    import shutil
+    import subprocess
+
+    from xiaobao.video import search_video
+    from xiaobao.voiceprint import enroll_voice
+
+    assert shutil.which("espeak-ng"), "espeak-ng is missing: run `make system-packages`"
+
+    def speak(text, path):
+        subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "150", "-w", str(path), text], check=True)
+        return path
+
+    ws = Workspace(tmp_path / "ws")
+    try:
+        sid = ws.add_subject("caller", kind="agent")
+        enroll_voice(ws, sid, [speak("I am calling about the loan on my account, please stop the interest "
+                                     "and send the settlement letter to my lawyer today.", tmp_path / "enrol.wav")])
+        said = speak("We represent the borrower in this complaint and we demand a full refund of all fees "
+                     "charged since last year.", tmp_path / "call.wav")
+        video = mux_audio(clips["call"], said, tmp_path / "call_voice.mp4")
+        res = search_video(ws, video, embedder=emb)
+        assert res["voice"]["decision"] in ("match", "possible"), res["voice"]
+        assert res["voice"]["matches"][0]["subject_id"] == sid
+        assert res["decision"] in ("match", "possible")
+    finally:
+        ws.close()
