@@ -59,6 +59,8 @@ from xiaobao.reports.cli import alerts_app, metrics_command, report_app
 app.command("metrics")(metrics_command)
 app.add_typer(report_app, name="report")
 app.add_typer(alerts_app, name="alerts")
+from xiaobao.demo_cli import demo_command
+app.command("demo")(demo_command)
 
 
 def _version(value: bool) -> None:
