@@ -19,6 +19,7 @@ def test_demo_end_to_end(tmp_path):
     assert r["watchlist_hits"] >= 0.9 * r["known_ring_size"], r
     if s.get("voice_lookup"):
         assert s["voice_lookup"]["decision"] == "match", s["voice_lookup"]
+    assert s["face_lookup"]["decision"] == "match", s["face_lookup"]     # packaged photo, another shot
 
     ws = Workspace(out / "workspace")
     try:

@@ -60,11 +60,12 @@ def have_voiceprints() -> bool:
     return True
 
 
-def packaged_face(path: Path) -> Path:
-    """Eileen Collins' portrait from scikit-image's bundled astronaut.png, saved as a JPEG."""
+def packaged_face(path: Path, visitor: bool = False) -> Path:
+    """Eileen Collins' portrait from scikit-image's bundled astronaut.png, saved as a JPEG;
+    ``visitor``: a wider, smaller shot of her (today's visitor at the branch) to look up."""
     import cv2
     from skimage import data
-    rgb = data.astronaut()[20:260, 110:340]
+    rgb = data.astronaut()[20:260, 110:340] if not visitor else cv2.resize(data.astronaut()[0:320, 60:400], (255, 240))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise UserError(f"could not write {path}")
@@ -122,7 +123,7 @@ def run_demo(out, *, n: int = 1500, rings: int = 8, seed: int = 7, voices: bool 
     from xiaobao.complaints_engine.ring_eval import evaluate_rings
     from xiaobao.complaints_engine.rings import list_rings, promote, show_ring
     from xiaobao.text_fingerprint.service import enroll_letters
-    from xiaobao.video import enroll_faces
+    from xiaobao.video import enroll_faces, search_faces
 
     console = console or Console(stderr=True)
     out = Path(out).resolve()
@@ -168,6 +169,13 @@ def run_demo(out, *, n: int = 1500, rings: int = 8, seed: int = 7, voices: bool 
         n_face = sum(r["status"] == "enrolled" for r in face_rows)
         done("watchlist", f"subject S-{sid}: {n_letters} letters, {n_voice} voice samples, {n_face} face", t0,
              subject_id=sid, letters=n_letters, voice=n_voice, face=n_face)
+        visitor = search_faces(ws, packaged_face(out / "watchlist" / "face" / "todays_visitor.jpg", visitor=True))
+        face = (visitor.get("faces") or [{}])[0]
+        summary["face_lookup"] = {"file": str(out / "watchlist" / "face" / "todays_visitor.jpg"),
+                                  "decision": face.get("decision", "none"), "subject": face.get("subject_name"),
+                                  "score": face.get("score")}
+        console.print(f"  [green]✓[/] today's visitor todays_visitor.jpg: {face.get('decision', 'none')} "
+                      f"{face.get('subject_name') or ''} (score {face.get('score') or 0:.2f})")
         if lookup is not None:
             best = (lookup.get("matches") or [{}])[0]
             summary["voice_lookup"] = {"file": str(calls[2]), "decision": lookup.get("decision"),
@@ -215,15 +223,20 @@ def run_demo(out, *, n: int = 1500, rings: int = 8, seed: int = 7, voices: bool 
              routed=len(routed.decisions), cases_opened=routed.cases_opened, queues=queues)
 
         t0 = time.monotonic()
-        with step("sla", "Ticking the deadline clock"):
-            events = sla.tick(ws)
-            due = sla.list_due(ws, within="2d")
+        # The clock is read the morning after the batch's last day, as a team would on the next
+        # working day (reading it today would show every generated complaint long overdue).
+        import datetime as dt
+        last = ws.db.conn.execute("SELECT MAX(received_at) FROM complaints").fetchone()[0]
+        clock = (dt.datetime.fromisoformat(last[:19]).date() + dt.timedelta(days=1)).isoformat() + "T09:00:00"
+        with step("sla", f"Ticking the deadline clock at {clock}"):
+            events = sla.tick(ws, now=clock)
+            due = sla.list_due(ws, within="2d", now=clock)
         kinds: dict[str, int] = {}
         for e in events:
             k = getattr(e, "kind", None) or "event"
             kinds[k] = kinds.get(k, 0) + 1
-        done("sla", f"{len(events)} deadline events {kinds}; {len(due)} due within 2 days", t0,
-             events=len(events), event_kinds=kinds, due_2d=len(due))
+        done("sla", f"{len(events)} deadline events {kinds}; {len(due)} overdue or due within 2 days", t0,
+             clock=clock, events=len(events), event_kinds=kinds, due_2d=len(due))
 
         t0 = time.monotonic()
         member = show_ring(ws, largest["id"])["members"][0]["complaint_id"]
@@ -270,9 +283,13 @@ def print_summary(s: dict, console: Console) -> None:
     if s.get("voice_lookup"):
         v = s["voice_lookup"]
         t.add_row("voice", f"today's caller → {v['decision']} {v['subject'] or ''} (score {v['score'] or 0:.2f})")
+    if s.get("face_lookup"):
+        v = s["face_lookup"]
+        t.add_row("face", f"today's visitor → {v['decision']} {v['subject'] or ''} (score {v['score'] or 0:.2f})")
     t.add_row("promoted", f"{st['promote']['ring']} → subject S-{st['promote']['subject_id']}")
     t.add_row("routed", f"{st['route']['routed']} complaints, {st['route']['cases_opened']} cases with deadlines")
-    t.add_row("deadlines", f"{st['sla']['events']} clock events, {st['sla']['due_2d']} due within 2 days")
+    t.add_row("deadlines", f"at {st['sla']['clock']}: {st['sla']['events']} clock events, "
+                          f"{st['sla']['due_2d']} overdue or due within 2 days")
     t.add_row("workspace", s["workspace"])
     t.add_row("evidence", st["evidence"]["path"])
     if "report" in st:
