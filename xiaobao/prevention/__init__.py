@@ -1,0 +1,1 @@
+"""Prevention: policy checks at customer touchpoints."""
