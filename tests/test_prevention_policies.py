@@ -27,3 +27,13 @@ def test_levels_and_bad_file(tmp_path):
     p.write_text(YAML.replace("open_complaints > 0", "open_complaints >"), encoding="utf-8")
     with pytest.raises(InputError):
         load_policies(p)
+
+
+def test_example_file_is_valid():
+    from pathlib import Path
+
+    import xiaobao.prevention as p
+    pol = load_policies(Path(p.__file__).with_name("policies.yaml"))
+    r = evaluate(pol, "collection_call", {"tags": ["高投诉风险"], "open_complaints": 1, "in_ring": False})
+    assert r["level"] == "intercept"
+    assert evaluate(pol, "telemarketing", {"complaints": 0, "risk_tier": None})["level"] == "none"
