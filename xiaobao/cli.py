@@ -61,6 +61,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(alerts_app, name="alerts")
 from xiaobao.demo_cli import demo_command
 app.command("demo")(demo_command)
+from xiaobao.prevention.cli import check_command, policies_app
+app.add_typer(policies_app, name="policies")
+app.command("check")(check_command)
 
 
 def _version(value: bool) -> None:
