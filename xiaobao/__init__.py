@@ -23,3 +23,4 @@ __all__ = [
     "screen",
     "__version__",
 ]
+from xiaobao.prevention.check import check  # noqa: E402,F401  touchpoint check
