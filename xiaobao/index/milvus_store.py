@@ -33,6 +33,41 @@ def _collection_name(namespace: str, space: str) -> str:
     return f"xb_{namespace[:12]}_{safe}_{digest}"
 
 
+def _lite_lock_held(path: Path) -> bool:
+    """True when a live process holds Milvus Lite's lock on ``path`` (its own server is running)."""
+    import fcntl
+    lock = path.parent / f".{path.name}.lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a") as fd:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+    return False
+
+
+def _open_lite(client_cls, path: Path, spec: str):
+    """Open a Milvus Lite file, waiting out a server orphaned by a killed process.
+
+    Milvus Lite runs a server process per file and that server stops itself once the owner's lock
+    is gone. After the owner was killed, the orphan can hold the file for a few seconds; a live
+    owner is a different case (one process at a time) and fails at once.
+    """
+    import time
+    deadline = time.monotonic() + float(os.environ.get("XIAOBAO_MILVUS_LITE_WAIT", "60"))
+    while True:
+        try:
+            return client_cls(str(path))
+        except Exception as exc:
+            if _lite_lock_held(path) or time.monotonic() > deadline:
+                raise UserError(
+                    f"--vector-store {spec}: cannot open {path} ({exc}); Milvus Lite serves one process "
+                    "at a time, so for concurrent writers use a Milvus server (milvus://HOST:PORT)") from exc
+            time.sleep(0.5)
+
+
 class MilvusVectorStore(VectorStore):
     def __init__(self, spec: str, home: Path, approx_threshold: int, namespace: str = "default"):
         try:
@@ -49,12 +84,7 @@ class MilvusVectorStore(VectorStore):
             if path.suffix != ".db":
                 raise UserError(f"--vector-store {spec}: a Milvus Lite file name must end in .db")
             path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self.client = MilvusClient(str(path))
-            except Exception as exc:
-                raise UserError(
-                    f"--vector-store {spec}: cannot open {path} ({exc}); Milvus Lite serves one process at "
-                    "a time, so for concurrent writers use a Milvus server (milvus://HOST:PORT)") from exc
+            self.client = _open_lite(MilvusClient, path, spec)
             self.uri = f"milvus-lite:{path}"
             self._lite_path = str(path)
         else:
