@@ -49,7 +49,10 @@ def ivf_params(n: int) -> tuple[int, int]:
 
 NPROBE_LADDER = (6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256)
 #: Top-1 agreement with exact search that the tuned nprobe must reach on held-out probes.
-TARGET_AGREEMENT = 0.99
+#: 0.995, not 0.99: two approximate indexes at 0.99 each can disagree with each other on up to
+#: 2% of queries (seen: 0.984 between FAISS and Milvus at 1M); at 0.995 each, the answers of
+#: any two backends agree on at least 99%.
+TARGET_AGREEMENT = 0.995
 
 
 def tune_nprobe(search, nlist: int, vectors: np.ndarray, ids: np.ndarray, labels: np.ndarray | None = None,

@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from xiaobao.errors import InputError, UserError
 from xiaobao.insight import store
@@ -142,6 +141,7 @@ def train_risk_model(ws, labels: str | Path | Labels | None = None, *, horizon: 
     Z = _design(X)
     mean, scale = Z.mean(axis=0), Z.std(axis=0)
     scale[scale == 0] = 1.0
+    from sklearn.linear_model import LogisticRegression  # here, not at import: it costs the CLI ~0.8 s
     clf = LogisticRegression(C=C, max_iter=5000).fit((Z - mean) / scale, y)
     model = RiskModel({
         "kind": MODEL_KIND, "version": 1, "features": list(FEATURES),
