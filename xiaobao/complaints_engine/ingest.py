@@ -6,9 +6,7 @@ the same file adds nothing twice: a row whose id and content are already stored 
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +18,7 @@ from xiaobao.complaints_engine.columns import (
     ATTACHMENT_FIELDS, map_headers, normalise_channel, parse_bool,
 )
 from xiaobao.errors import InputError, UserError
+from xiaobao.tabular import RowError, read_table
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".xlsx": "xlsx", ".xlsm": "xlsx"}
@@ -56,101 +55,15 @@ class IngestReport:
                 "warnings": [p.__dict__ for p in self.warnings]}
 
 
-class RowError(ValueError):
-    """A row that cannot be loaded; the message is the reason shown to the user."""
-
-
 # --- reading -------------------------------------------------------------------------------
-
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):  # Chinese Excel exports are often GBK/GB18030
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise InputError(path, "file is neither UTF-8 nor GB18030 text")
-
-
-def _read_csv(path: Path) -> Iterator[tuple[int, dict | RowError]]:
-    text = _decode(path)
-    sample = text[:8192]
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    if path.suffix.lower() != ".tsv":
-        try:
-            delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",\t;|").delimiter
-        except csv.Error:
-            pass
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        headers = next(reader)
-    except StopIteration:
-        raise InputError(path, "file is empty") from None
-    yield 1, {"__headers__": headers}
-    line = reader.line_num + 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield line, RowError(f"unreadable CSV row: {exc}")
-            return
-        start, line = line, reader.line_num + 1
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) != len(headers):
-            yield start, RowError(f"row has {len(row)} fields, the header has {len(headers)}")
-            continue
-        yield start, dict(zip(range(len(headers)), row))
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict | RowError]]:
-    with open(path, encoding="utf-8-sig") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield n, RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(obj, dict):
-                yield n, RowError("JSON line is not an object")
-                continue
-            yield n, obj
-
-
-def _read_xlsx(path: Path) -> Iterator[tuple[int, dict | RowError]]:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several unrelated types for a broken file
-        raise InputError(path, f"cannot open workbook: {exc}") from None
-    try:
-        sheet = wb.worksheets[0]
-        headers = None
-        for n, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if headers is None:
-                if any(c not in (None, "") for c in row):
-                    headers = ["" if c is None else str(c) for c in row]
-                    yield n, {"__headers__": headers}
-                continue
-            if not any(c not in (None, "") for c in row):
-                continue
-            yield n, dict(zip(range(len(headers)), row))
-    finally:
-        wb.close()
-
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
     """(line, {canonical field: value}) per row, or (line, RowError) for a broken row."""
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    if path.suffix.lower() not in FORMATS:
         raise InputError(path, f"unknown file type {path.suffix!r} (use .csv, .tsv, .jsonl or .xlsx)")
-    if fmt == "jsonl":
-        for line, obj in _read_jsonl(path):
+    headers, rows = read_table(path)
+    if headers is None:  # JSON Lines: each object names its own fields
+        for line, obj in rows:
             if isinstance(obj, RowError):
                 yield line, obj
                 continue
@@ -160,23 +73,17 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
             mapped["extra"] = {k: obj[k] for i, k in enumerate(keys) if i not in mapping}
             yield line, mapped
         return
-    reader = _read_csv(path) if fmt == "csv" else _read_xlsx(path)
-    mapping: dict[int, str] = {}
-    headers: list[str] = []
-    for line, row in reader:
-        if isinstance(row, dict) and "__headers__" in row:
-            headers = row["__headers__"]
-            mapping = map_headers(headers)
-            if "text" not in mapping.values() and "id" not in mapping.values():
-                raise InputError(path, "no complaint id or text column found in the header "
-                                       f"({', '.join(map(str, headers))})", line=line)
-            continue
+    mapping = map_headers(headers)
+    if "text" not in mapping.values() and "id" not in mapping.values():
+        raise InputError(path, "no complaint id or text column found in the header "
+                               f"({', '.join(map(str, headers))})", line=1)
+    for line, row in rows:
         if isinstance(row, RowError):
             yield line, row
             continue
-        mapped = {mapping[i]: v for i, v in row.items() if i in mapping}
-        mapped["extra"] = {headers[i]: v for i, v in row.items()
-                           if i not in mapping and headers[i] and v not in (None, "")}
+        mapped = {mapping[i]: v for i, v in enumerate(row) if i in mapping}
+        mapped["extra"] = {headers[i]: v for i, v in enumerate(row)
+                           if i not in mapping and i < len(headers) and headers[i] and v not in (None, "")}
         yield line, mapped
 
 

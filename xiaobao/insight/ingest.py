@@ -1,4 +1,4 @@
-"""Streaming ingest of interaction records (CSV/TSV or JSONL) into ``interactions``.
+"""Streaming ingest of interaction records (CSV/TSV, JSONL or XLSX) into ``interactions``.
 
 The file is read row by row and written in batches, so a file of millions of records never
 sits in memory. A bad row is reported (file, line, reason) and skipped; the good rows load.
@@ -7,15 +7,14 @@ content (``INSERT OR IGNORE`` on a unique column).
 """
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from xiaobao.errors import InputError
 from xiaobao.insight import store
-from xiaobao.insight.records import RowError, content_hash, map_columns, normalise
+from xiaobao.insight.records import content_hash, map_columns, normalise
+from xiaobao.tabular import RowError, read_table, table_format
 
 BATCH = 5000
 #: Bad rows kept in the report; the rest are only counted (a broken export can have millions).
@@ -45,94 +44,30 @@ class IngestReport:
                 "duplicates": self.duplicates, "bad_count": self.bad_count, "bad": self.bad}
 
 
-def _encoding(path: Path) -> str:
-    """UTF-8 unless the start of the file does not decode as UTF-8; then GB18030 (a superset of
-    GBK, what Chinese spreadsheet exports use)."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
-            return "gb18030"
-    return "utf-8-sig"
-
-
-def _guarded(path: Path, rows: Iterator) -> Iterator:
-    """A decoding error mid-file names the file and the last good line, instead of a traceback."""
-    last = 0
-    try:
-        for line, row in rows:
-            last = line
-            yield line, row
-    except UnicodeDecodeError:
-        raise InputError(path, "text is neither UTF-8 nor GB18030 after this line; re-export as UTF-8",
-                         line=last) from None
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, newline="", encoding=_encoding(path)) as fh:
-        sample = fh.read(4096)
-        fh.seek(0)
-        delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
-        reader = csv.reader(fh, delimiter=delimiter)
-        try:
-            headers = next(reader)
-        except StopIteration:
-            raise InputError(path, "empty file (no header row)") from None
-        mapping = map_columns(headers)
-        missing = [f for f in ("customer_id", "time", "channel", "text") if f not in mapping.values()]
-        if missing:
-            raise InputError(path, f"header has no column for {', '.join(missing)} "
-                                   f"(found: {', '.join(headers)})", line=1)
-        index = [(i, mapping[h]) for i, h in enumerate(headers) if h in mapping]
-        start = reader.line_num + 1
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # e.g. a NUL byte or an unterminated quote
-                line, start = start, reader.line_num + 1
-                yield line, RowError(f"unreadable CSV row: {exc}")
-                continue
-            line, start = start, reader.line_num + 1
-            if not values or (len(values) == 1 and not values[0].strip()):
-                continue
-            if len(values) != len(headers):
-                yield line, RowError(f"{len(values)} fields where the header has {len(headers)}")
-                continue
-            yield line, {name: values[i] for i, name in index}
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding=_encoding(path)) as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield line_no, RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(obj, dict):
-                yield line_no, RowError("a JSON line must be an object")
-                continue
-            mapping = map_columns(obj.keys())
-            yield line_no, {name: obj[k] for k, name in mapping.items()}
-
-
 def read_records(path: str | Path) -> Iterator[tuple[int, dict | RowError]]:
-    """(line, raw record or RowError) for each row of a CSV/TSV/JSONL file, streamed."""
+    """(line, raw record or RowError) for each row of a CSV/TSV/JSONL/XLSX file, streamed."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return _guarded(path, _jsonl_rows(path))
-    if suffix in (".csv", ".tsv", ".txt"):
-        return _guarded(path, _csv_rows(path))
-    raise InputError(path, f"unknown format {suffix!r}: use .csv, .tsv or .jsonl")
+    if path.is_file() and table_format(path) is None:
+        raise InputError(path, f"unknown format {path.suffix!r}: use .csv, .tsv, .jsonl or .xlsx")
+    headers, rows = read_table(path)
+    if headers is None:  # JSON Lines: each object names its own fields
+        for line, obj in rows:
+            if isinstance(obj, RowError):
+                yield line, obj
+                continue
+            yield line, {name: obj[k] for k, name in map_columns(obj.keys()).items()}
+        return
+    mapping = map_columns(headers)
+    missing = [f for f in ("customer_id", "time", "channel", "text") if f not in mapping.values()]
+    if missing:
+        raise InputError(path, f"header has no column for {', '.join(missing)} "
+                               f"(found: {', '.join(map(str, headers))})", line=1)
+    index = [(i, mapping[h]) for i, h in enumerate(headers) if h in mapping]
+    for line, values in rows:
+        if isinstance(values, RowError):
+            yield line, values
+            continue
+        yield line, {name: values[i] for i, name in index if i < len(values)}
 
 
 def ingest_interactions(ws, path: str | Path, *, batch: int = BATCH,

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from xiaobao.tabular import RowError  # one error type for a bad row, whichever ingest (re-exported)
+
 FIELDS = ("id", "customer_id", "time", "channel", "direction", "agent_id", "team", "product",
           "text", "duration", "outcome", "overdue_days")
 REQUIRED = ("customer_id", "time", "channel", "text")
@@ -35,9 +37,6 @@ _LOOKUP = {alias.lower(): name for name, aliases in ALIASES.items() for alias in
 DIRECTIONS = {"inbound": "inbound", "in": "inbound", "呼入": "inbound", "来电": "inbound",
               "outbound": "outbound", "out": "outbound", "呼出": "outbound", "外呼": "outbound"}
 
-
-class RowError(ValueError):
-    """A record that cannot be loaded; the message is the reason shown to the user."""
 
 
 def map_columns(headers) -> dict[str, str]:
