@@ -110,7 +110,7 @@ rules:
     ("rules:\n  - name: a\n    kind: hours\n    allowed: '8-21'", "allowed must look like"),
     ("rules:\n  - name: a\n    kind: phrases\n    phrases: [x]\n    similarity: 2", "similarity must be"),
     ("rules:\n  - name: a\n    kind: frequency\n    max_per_day: 0", "max_per_day"),
-    ("rules: [", "cannot read rule file"),
+    ("rules: [", "rule file is not valid YAML"),
 ])
 def test_bad_rule_files_name_the_rule(tmp_path, body, needle):
     f = tmp_path / "r.yaml"

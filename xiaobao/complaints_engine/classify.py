@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
 from xiaobao.errors import InputError
+from xiaobao.yamlfile import read_yaml_mapping
 
 DEFAULT_CATEGORIES_FILE = Path(__file__).resolve().parent / "data" / "categories.yaml"
 CATEGORIES = ("催收", "电销", "信息费", "利息费用", "征信", "还款", "服务态度", "其他")
@@ -66,10 +66,7 @@ def normalise(text: str) -> str:
 @lru_cache(maxsize=8)
 def load_lexicon(path: str | Path | None = None) -> Lexicon:
     path = Path(path) if path else DEFAULT_CATEGORIES_FILE
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(path, f"cannot read category lexicon: {exc}") from None
+    doc = read_yaml_mapping(path, "category lexicon")
     cats = doc.get("categories")
     if not isinstance(cats, dict) or not cats:
         raise InputError(path, "needs a 'categories' mapping of category -> {term: weight}")

@@ -24,17 +24,16 @@ and the benchmark).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import rule_engine
-import yaml
 from rule_engine import DataType as T
 
 from xiaobao.errors import InputError, UserError
+from xiaobao.yamlfile import read_yaml_with_digest
 from xiaobao.complaints_engine import records
 from xiaobao.complaints_engine.classify import classify, load_lexicon
 from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local
@@ -265,14 +264,10 @@ def check_rules(path: str | Path) -> tuple[list[str], RuleSet | None]:
     """All problems of a rules file, each naming the rule and why; and the rule set if none."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return [f"cannot read: {exc.strerror}"], None
-    try:
-        doc = yaml.safe_load(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        return [f"not valid YAML: {str(exc).splitlines()[0]}"], None
-    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+        doc, digest = read_yaml_with_digest(path, "rules file")
+    except InputError as exc:
+        return [exc.reason + (f" (line {exc.line})" if exc.line else "")], None
+    if not isinstance(doc.get("rules"), list):
         return ["expected a mapping with a 'rules' list (and optionally 'default', 'priorities')"], None
     stray = set(doc) - {"default", "rules", "priorities"}
     if stray:
@@ -350,7 +345,7 @@ def check_rules(path: str | Path) -> tuple[list[str], RuleSet | None]:
     dflt = RoutingRule(name="default", when="true", queue=default["queue"], team=default.get("team"),
                        priority=str(default["priority"]) if default.get("priority") else None,
                        add_tags=tuple(default.get("add_tags") or ()), index=None)
-    return [], RuleSet(rules, dflt, str(path), hashlib.sha256(raw).hexdigest())
+    return [], RuleSet(rules, dflt, str(path), digest)
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:

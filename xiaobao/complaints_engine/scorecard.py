@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
 from xiaobao.errors import InputError
+from xiaobao.yamlfile import read_yaml_mapping
 
 SCORECARD_FILE = Path(__file__).with_name("data") / "scorecard.yaml"
 TIERS = ("high", "medium", "low")
@@ -73,10 +73,7 @@ class Scorecard:
 def load_scorecard(path: str | None = None) -> Scorecard:
     """Read and check a scorecard; a bad file is one clear error naming the entry."""
     p = Path(path) if path else SCORECARD_FILE
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(p, f"cannot read scorecard: {exc}") from None
+    raw = read_yaml_mapping(p, "scorecard")
     tiers = raw.get("tiers") or {}
     try:
         high, medium = float(tiers["high"]), float(tiers["medium"])

@@ -18,15 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from xiaobao.errors import InputError, NotFoundError, UserError
-from xiaobao.complaints_engine import records
 from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local, parse_time
 from xiaobao.complaints_engine.workcalendar import CalendarGapError, WorkCalendar, load_calendar
+from xiaobao.errors import InputError, NotFoundError, UserError
+from xiaobao.yamlfile import read_yaml_mapping
 
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "data" / "sla.yaml"
 BASES = ("calendar_days", "working_days")
@@ -106,13 +104,8 @@ class PolicySet:
 def load_policies(path: str | Path | None = None, calendar: WorkCalendar | None = None) -> PolicySet:
     """Read and check an SLA policy file; a problem names the policy and the field."""
     path = Path(path) if path else DEFAULT_POLICY_FILE
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("policies"), dict) or not doc["policies"]:
+    doc = read_yaml_mapping(path, "SLA policy file")
+    if not isinstance(doc.get("policies"), dict) or not doc["policies"]:
         raise InputError(path, "expected a mapping with a non-empty 'policies' mapping")
     actions = {str(k): str(v) for k, v in (doc.get("actions") or {}).items()}
     if not actions:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Iterable
 
 import rule_engine
-import yaml
 
 from xiaobao.errors import InputError, UserError
+from xiaobao.yamlfile import read_yaml_mapping
 
 TAGS_FILE = Path(__file__).with_name("data") / "tags.yaml"
 
@@ -36,10 +36,7 @@ class Vocabulary:
 def load_vocabulary(path: str | None = None) -> Vocabulary:
     """Read and check the vocabulary file; a bad file names the entry at fault."""
     path = Path(path) if path else TAGS_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(path, f"cannot read tag vocabulary: {exc}") from None
+    data = read_yaml_mapping(path, "tag vocabulary")
     tags = {}
     for entry in data.get("tags") or []:
         if not isinstance(entry, dict) or not entry.get("name"):

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rule_engine
-import yaml
 
 from xiaobao.errors import InputError
+from xiaobao.yamlfile import read_yaml_mapping
 from xiaobao.complaints_engine import records
 from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local
 from xiaobao.complaints_engine.routing import _context, complaint_context, latest_route, representatives
@@ -44,14 +44,7 @@ class ResponsibilityRule:
 
 
 def _load_yaml(path: Path) -> dict:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(doc, dict):
-        raise InputError(path, "expected a mapping")
+    doc = read_yaml_mapping(path, "validity rules")
     return doc
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import chinese_calendar
-import yaml
 
 from xiaobao.errors import InputError, UserError
+from xiaobao.yamlfile import read_yaml_mapping
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_HOLIDAYS_FILE = DATA_DIR / "holidays.yaml"
@@ -89,12 +89,7 @@ def load_calendar(path: str | Path | None = None, unknown_year: str | None = Non
     supplement: dict[int, tuple[frozenset, frozenset]] = {}
     mode = "error"
     if path.exists():
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(path, f"not valid YAML: {exc}") from None
-        if not isinstance(doc, dict):
-            raise InputError(path, "expected a mapping with 'unknown_year' and 'years'")
+        doc = read_yaml_mapping(path, "holiday file")
         mode = doc.get("unknown_year", "error")
         for year, spec in (doc.get("years") or {}).items():
             try:

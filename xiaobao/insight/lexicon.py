@@ -5,15 +5,14 @@ one compiled alternation, longest phrase first.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
 from xiaobao.errors import InputError
+from xiaobao.yamlfile import read_yaml_with_digest
 from xiaobao.text_fingerprint.normalize import normalize
 
 DEFAULT_LEXICON = Path(__file__).with_name("data") / "lexicon.yaml"
@@ -42,11 +41,7 @@ class Lexicon:
 def load_lexicon(path: str | None = None) -> Lexicon:
     """Read and compile a lexicon file (default: the shipped one)."""
     p = Path(path) if path else DEFAULT_LEXICON
-    try:
-        raw = p.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(p, f"cannot read lexicon: {exc}") from None
+    data, digest = read_yaml_with_digest(p, "lexicon")
     groups = {}
     for field in LABELLED:
         entry = data.get(field)
@@ -59,5 +54,5 @@ def load_lexicon(path: str | None = None) -> Lexicon:
     for field in FLAT:
         if not isinstance(data.get(field), list) or not data[field]:
             raise InputError(p, f"lexicon needs a '{field}:' list of phrases")
-    return Lexicon(str(p), hashlib.sha256(raw).hexdigest(), groups,
+    return Lexicon(str(p), digest, groups,
                    _alternation(data["escalation"]), _alternation(data["negative"]))

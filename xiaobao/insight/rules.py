@@ -4,14 +4,13 @@ Loading checks every rule and names the one at fault, so a typo never silently d
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from xiaobao.errors import InputError
+from xiaobao.yamlfile import read_yaml_with_digest
 
 DEFAULT_RULES = Path(__file__).with_name("data") / "quality_rules.yaml"
 KINDS = ("phrases", "hours", "frequency", "disclosure")
@@ -68,12 +67,8 @@ def _strings(path, name, value, key) -> tuple[str, ...]:
 def load_rules(path: str | Path | None = None) -> RuleSet:
     """Read and check a rule file (default: the shipped example set)."""
     path = Path(path) if path else DEFAULT_RULES
-    try:
-        raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(path, f"cannot read rule file: {exc}") from None
-    entries = data.get("rules") if isinstance(data, dict) else None
+    data, digest = read_yaml_with_digest(path, "rule file")
+    entries = data.get("rules")
     if not isinstance(entries, list) or not entries:
         raise InputError(path, "no 'rules:' list")
     rules, seen = [], set()
@@ -138,4 +133,4 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
                 raise InputError(path, f"rule {name!r}: required must be a list of phrase lists")
             kw["required"] = tuple(_strings(path, name, g, "required") for g in groups)
         rules.append(Rule(**kw))
-    return RuleSet(str(path), hashlib.sha256(raw).hexdigest(), tuple(rules))
+    return RuleSet(str(path), digest, tuple(rules))

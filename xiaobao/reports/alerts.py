@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from xiaobao.errors import InputError
+from xiaobao.yamlfile import read_yaml_mapping
 from xiaobao.reports.facts import build_facts, drop_facts, has_handling, tables
 from xiaobao.reports.metrics import grouped
 from xiaobao.reports.periods import Period
@@ -58,15 +58,8 @@ class Rule:
 def load_rules(path) -> list[Rule]:
     """Parse and check an alerts file; every mistake names the file and the rule."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "alerts file not found")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputError(path, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                         line + 1 if line is not None else None) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("alerts"), list):
+    doc = read_yaml_mapping(path, "alerts file")
+    if not isinstance(doc.get("alerts"), list):
         raise InputError(path, "expected a mapping with a list under 'alerts:'")
     rules, names = [], set()
     allowed = set(Rule.__dataclass_fields__)

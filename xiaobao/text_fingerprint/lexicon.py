@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
 from xiaobao.errors import InputError
+from xiaobao.yamlfile import read_yaml_mapping
 from xiaobao.text_fingerprint.normalize import normalize
 
 DEFAULT_LEXICON = Path(__file__).with_name("data") / "lexicon.yaml"
@@ -67,14 +67,7 @@ def _mtime(path: Path) -> float:
 @lru_cache(maxsize=8)
 def _load(path: str, _mtime_key: float) -> Lexicon:
     p = Path(path)
-    if not p.is_file():
-        _fail(p, "lexicon file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        _fail(p, f"not a valid UTF-8 YAML lexicon ({str(exc).splitlines()[0]})")
-    if not isinstance(data, dict):
-        _fail(p, "a lexicon is a mapping with 'phrases' and 'org_suffixes'")
+    data = read_yaml_mapping(p, "lexicon")
     phrases: dict[str, tuple[str, str]] = {}
     for i, entry in enumerate(data.get("phrases") or [], 1):
         if isinstance(entry, str):
