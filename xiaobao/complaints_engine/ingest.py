@@ -76,7 +76,8 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict | RowError]]:
     mapping = map_headers(headers)
     if "text" not in mapping.values() and "id" not in mapping.values():
         raise InputError(path, "no complaint id or text column found in the header "
-                               f"({', '.join(map(str, headers))})", line=1)
+                               f"({', '.join(map(str, headers))}); name them e.g. 投诉编号 / id and "
+                               "投诉内容 / text (every accepted name: docs/complaints.md)", line=1)
     for line, row in rows:
         if isinstance(row, RowError):
             yield line, row
