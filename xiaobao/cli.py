@@ -64,6 +64,9 @@ app.command("demo")(demo_command)
 from xiaobao.prevention.cli import check_command, policies_app
 app.add_typer(policies_app, name="policies")
 app.command("check")(check_command)
+from xiaobao.service.cli import keys_app, serve_command
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve_command)
 
 
 def _version(value: bool) -> None:
