@@ -1,0 +1,240 @@
+"""The HTTP service, started for real (``xiaobao serve`` in a subprocess) and called over loopback."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from xiaobao import Workspace
+from xiaobao.complaints_engine import store
+from xiaobao.service.keys import create_key, list_keys, revoke_key, verify_key
+from xiaobao.errors import UserError
+
+XIAOBAO = str(Path(sys.executable).with_name("xiaobao"))
+MAX_BODY = 64 * 1024
+HANZI = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+
+
+def prose(n: int, seed: int) -> str:
+    r = random.Random(seed)
+    return "，".join("".join(r.choice(HANZI) for _ in range(r.randint(6, 14))) for _ in range(n)) + "。"
+
+
+def cli(home, *args) -> str:
+    env = {**os.environ, "XIAOBAO_HOME": str(home), "COLUMNS": "200"}
+    done = subprocess.run([XIAOBAO, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A workspace with a tagged customer and an enrolled letter, its keys, and the running server."""
+    home = tmp_path_factory.mktemp("svc") / "ws"
+    ws = Workspace(home)
+    store.ensure_tables(ws)
+    store.add_tags(ws, ["高投诉风险"], customer_id="CU-TAGGED")
+    from xiaobao.text_fingerprint.service import enroll_letters
+    agent = ws.add_subject("agent Zhou", kind="agent")
+    letter = "本人委托代理维权，联系微信ZHOU_2468，" + prose(6, seed=3)
+    assert enroll_letters(ws, agent, [("zhou.txt", letter)])[0]["status"] == "enrolled"
+    ws.close()
+    keys = {name: json.loads(cli(home, "keys", "create", name, *sum((["--scope", s] for s in scopes), []),
+                                 "--json"))["key"]
+            for name, scopes in {"dialer": ["check", "lookup", "ingest"], "checker": ["check"],
+                                 "leaver": ["check"]}.items()}
+    port = free_port()
+    proc = subprocess.Popen([XIAOBAO, "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--max-body", str(MAX_BODY)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            assert time.time() < deadline, "server did not start"
+            time.sleep(0.2)
+    with httpx.Client(base_url=url, timeout=60) as client:
+        yield {"url": url, "home": home, "keys": keys, "client": client, "agent": agent, "letter": letter}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _err(r, status: int, code: str) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"], body
+    return body["error"]
+
+
+def test_health_needs_no_key_and_openapi_declares_paths_and_key_scheme(server):
+    c = server["client"]
+    assert c.get("/v1/health").json()["status"] == "ok"
+    spec = c.get("/openapi.json").json()
+    assert {"/v1/check", "/v1/customers/{customer_id}", "/v1/lookup/text", "/v1/lookup/voice", "/v1/lookup/face",
+            "/v1/complaints", "/v1/health"} <= set(spec["paths"])
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {**schemes["ApiKey"], "type": "apiKey", "in": "header", "name": "X-API-Key"}
+    assert schemes["Bearer"]["scheme"].lower() == "bearer"
+    assert {"ApiKey": []} in spec["paths"]["/v1/check"]["post"]["security"]
+    assert "security" not in spec["paths"]["/v1/health"]["get"]
+
+
+def test_check_with_key_or_bearer_is_logged_under_the_key_name(server):
+    c, k = server["client"], server["keys"]
+    body = {"customer_id": "CU-TAGGED", "touchpoint": "collection_call", "context": {"contacts_7d": 3}}
+    r = c.post("/v1/check", json=body, headers={"X-API-Key": k["checker"]})
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["level"] == "intercept" and "pause_collection_calls" in res["actions"] and res["check_id"] > 0
+    r2 = c.post("/v1/check", json={"customer_id": "CU-NOBODY", "touchpoint": "collection_call"},
+                headers={"Authorization": f"Bearer {k['checker']}"})
+    assert r2.status_code == 200 and r2.json()["level"] == "none"
+    with Workspace(server["home"]) as ws:
+        rows = ws.conn.execute("SELECT id, customer_id, asked_by, level FROM checks WHERE id IN (?, ?) ORDER BY id",
+                               (res["check_id"], r2.json()["check_id"])).fetchall()
+        events = [e for e in ws.events("prevention.check") if e["ids"] == [res["check_id"]]]
+    assert rows == [(res["check_id"], "CU-TAGGED", "checker", "intercept"),
+                    (r2.json()["check_id"], "CU-NOBODY", "checker", "none")]
+    assert events and events[0]["command"] == "checker"
+    err = _err(c.post("/v1/check", json={"customer_id": "CU1", "touchpoint": "fax"},
+                      headers={"X-API-Key": k["checker"]}), 422, "unknown_touchpoint")
+    assert "collection_call" in err["detail"]["touchpoints"]
+
+
+def test_missing_wrong_and_revoked_keys_are_401_and_missing_scope_is_403(server):
+    c, k = server["client"], server["keys"]
+    body = {"customer_id": "CU1", "touchpoint": "collection_call"}
+    _err(c.post("/v1/check", json=body), 401, "unauthorized")
+    _err(c.post("/v1/check", json=body, headers={"X-API-Key": "xbk_00000000_nope"}), 401, "unauthorized")
+    forged = k["checker"][:-4] + ("AAAA" if not k["checker"].endswith("AAAA") else "BBBB")  # right prefix
+    _err(c.post("/v1/check", json=body, headers={"X-API-Key": forged}), 401, "unauthorized")
+    _err(c.post("/v1/check", json=body, headers={"Authorization": "Basic " + k["checker"]}), 401, "unauthorized")
+
+    assert c.post("/v1/check", json=body, headers={"X-API-Key": k["leaver"]}).status_code == 200
+    leaver_id = next(r["id"] for r in json.loads(cli(server["home"], "keys", "list", "--json")) if r["name"] == "leaver")
+    cli(server["home"], "keys", "revoke", str(leaver_id))
+    _err(c.post("/v1/check", json=body, headers={"X-API-Key": k["leaver"]}), 401, "unauthorized")
+
+    err = _err(c.get("/v1/customers/CU1", headers={"X-API-Key": k["checker"]}), 403, "forbidden")
+    assert err["detail"]["required"] == "lookup"
+    _err(c.post("/v1/complaints", json=[{"id": "X"}], headers={"X-API-Key": k["checker"]}), 403, "forbidden")
+    _err(c.get("/v1/keys", headers={"X-API-Key": k["dialer"]}), 403, "forbidden")
+
+
+def test_oversized_malformed_and_unknown_requests_get_structured_errors(server):
+    c, key = server["client"], {"X-API-Key": server["keys"]["dialer"]}
+    big = json.dumps({"text": "字" * MAX_BODY}).encode()
+    err = _err(c.post("/v1/lookup/text", content=big, headers={**key, "Content-Type": "application/json"}),
+               413, "payload_too_large")
+    assert err["detail"]["limit_bytes"] == MAX_BODY
+
+    def chunks():  # no Content-Length: the limit is enforced on the streamed bytes
+        for _ in range(4):
+            yield b"x" * (MAX_BODY // 2)
+    r = c.post("/v1/lookup/text", content=chunks(), headers={**key, "Content-Type": "application/json"})
+    assert "content-length" not in r.request.headers
+    _err(r, 413, "payload_too_large")
+
+    err = _err(c.post("/v1/check", content=b'{"customer_id": "CU1", ', headers={**key, "Content-Type": "application/json"}),
+               422, "invalid_request")
+    assert err["message"] == "request body is not valid JSON"
+    err = _err(c.post("/v1/check", json={"customer_id": "", "touchpoint": 5}, headers=key), 422, "invalid_request")
+    assert {tuple(e["loc"]) for e in err["detail"]} == {("body", "customer_id"), ("body", "touchpoint")}
+    err = _err(c.post("/v1/check", data={"customer_id": "CU1"}, headers=key), 422, "invalid_request")
+    assert "application/json" in err["message"]
+    _err(c.get("/v1/nothing-here", headers=key), 404, "not_found")
+    _err(c.delete("/v1/check", headers=key), 405, "method_not_allowed")
+    _err(c.post("/v1/lookup/text", json={"text": "   "}, headers=key), 422, "invalid_input")
+
+
+def test_ingested_complaint_is_seen_by_the_next_check_and_the_profile(server):
+    c, key = server["client"], {"X-API-Key": server["keys"]["dialer"]}
+    before = c.post("/v1/check", json={"customer_id": "CU-NEW", "touchpoint": "fee_charge"}, headers=key).json()
+    assert before["level"] == "none"
+    records = [{"投诉编号": "HTTP-1", "客户号": "CU-NEW", "投诉渠道": "监管转办", "投诉内容": "重复扣款，要求退还费用",
+                "投诉时间": "2026-11-20 10:00"},
+               {"channel": "app"},                      # neither id nor text: reported, skipped
+               {"id": "HTTP-2", "customer_id": "CU-OTHER", "text": "客服态度差", "received_at": "not a date"}]
+    r = c.post("/v1/complaints", json=records, headers=key)
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert rep["added"] == 1 and rep["ids"] == ["HTTP-1"] and [b["index"] for b in rep["bad"]] == [1, 2]
+    assert "not a date" in rep["bad"][1]["reason"]
+    after = c.post("/v1/check", json={"customer_id": "CU-NEW", "touchpoint": "fee_charge"}, headers=key).json()
+    assert after["level"] == "warn" and after["actions"] == ["hold_fee_for_review"]
+    profile = c.get("/v1/customers/CU-NEW", headers=key)
+    assert profile.status_code == 200 and "HTTP-1" in profile.text
+    tagged = c.get("/v1/customers/CU-TAGGED", headers=key)
+    assert "高投诉风险" in tagged.text
+    err = _err(c.post("/v1/complaints", json=[{"channel": "app"}], headers=key), 422, "invalid_input")
+    assert err["detail"]["bad"][0]["index"] == 0
+    _err(c.post("/v1/complaints", json=[], headers=key), 422, "invalid_request")
+
+
+def test_text_lookup_finds_the_enrolled_letter_writer(server):
+    c, key = server["client"], {"X-API-Key": server["keys"]["dialer"]}
+    variant = server["letter"].replace("本人", "我方").replace("。", "！")
+    r = c.post("/v1/lookup/text", json={"text": variant, "top": 3}, headers=key)
+    assert r.status_code == 200, r.text
+    hits = r.json()["matches"]
+    assert {h["evidence"] for h in hits if h["subject_id"] == server["agent"] and h["decision"] == "match"} \
+        >= {"template", "artifact"}
+
+
+@pytest.mark.slow
+def test_face_lookup_over_http_matches_the_enrolled_photo(server, tmp_path):
+    import cv2
+
+    from face_video_helpers import astronaut, save_rgb
+    from xiaobao.video import DlibFaceEmbedder, enroll_faces
+
+    a = astronaut()
+    with Workspace(server["home"]) as ws:
+        sid = ws.add_subject("agent Collins", kind="agent")
+        assert enroll_faces(ws, sid, [save_rgb(tmp_path / "id.jpg", a)], embedder=DlibFaceEmbedder())[0]["status"] \
+            == "enrolled"
+    probe = save_rgb(tmp_path / "probe.png", cv2.resize(a, (a.shape[1] * 3 // 4, a.shape[0] * 3 // 4)))
+    c, key = server["client"], {"X-API-Key": server["keys"]["dialer"]}
+    with open(probe, "rb") as fh:
+        r = c.post("/v1/lookup/face", files={"file": ("probe.png", fh, "image/png")}, data={"top": "2"}, headers=key)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["file"] == "probe.png" and res["decision"] == "match" and res["faces"][0]["subject_id"] == sid
+    err = _err(c.post("/v1/lookup/face", files={"file": ("broken.jpg", b"not an image", "image/jpeg")}, headers=key),
+               422, "invalid_input")
+    assert err["message"].startswith("broken.jpg")
+
+
+def test_keys_are_hashed_at_rest_scoped_and_revocable(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    key_id, plain = create_key(ws, "crm", ["lookup", "check"])
+    assert verify_key(ws, plain)["scopes"] == ["check", "lookup"]
+    dump = "\n".join(ws.conn.iterdump())
+    assert plain not in dump and plain.split("_", 2)[2] not in dump
+    with pytest.raises(UserError, match="active key named"):
+        create_key(ws, "crm", ["check"])
+    with pytest.raises(UserError, match="unknown scope"):
+        create_key(ws, "x", ["root"])
+    assert revoke_key(ws, key_id)["revoked_at"] and verify_key(ws, plain) is None
+    with pytest.raises(UserError, match="already revoked"):
+        revoke_key(ws, key_id)
+    assert [e["what"] for e in ws.events() if e["what"].startswith("apikey.")] == ["apikey.create", "apikey.revoke"]
+    assert list_keys(ws)[0]["name"] == "crm" and "hash" not in list_keys(ws)[0]
+    ws.close()
