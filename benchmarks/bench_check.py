@@ -13,7 +13,8 @@ silently lowering the load). Connections are kept alive. It reports:
   the server gives here;
 * in-process: ``xiaobao.prevention.check.check`` (the library call) and the service's own
   in-process path, p50/p99 and calls/s, on the same workspace;
-* ratios: HTTP capacity / library calls per second, HTTP p50 / library p50;
+* ratios: HTTP capacity / library calls per second, HTTP p50 / library p50, and HTTP capacity /
+  the service's in-process path (what HTTP, JSON and the client cost on top);
 * that every answered check left its row in ``checks``.
 
     .venv/bin/python benchmarks/bench_check.py [--customers 100000] [--rate 200] [--seconds 25] [--json]
@@ -268,6 +269,8 @@ def main() -> None:
         "checks_logged": logged, "checks_answered": answered,
         "ratio_http_capacity_vs_library_rate": round(capacity["checks_per_s"] / lib["calls_per_s"], 3),
         "ratio_http_p50_vs_library_p50": round(open_loop["p50_ms"] / lib["p50_ms"], 3),
+        "ratio_http_capacity_vs_service_path_rate": round(
+            capacity["checks_per_s"] / local["service_path_in_process"]["calls_per_s"], 3),
         "floor_p99_under_20ms_no_errors": open_loop["p99_ms"] < 20 and open_loop["errors"] == 0
                                            and abs(args.rate - 200) < 1e-9 and logged == answered,
     }
@@ -284,6 +287,7 @@ def main() -> None:
         print(f"in-process {name}: {r['calls_per_s']} calls/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
     print(f"ratio HTTP capacity / library calls per s: {result['ratio_http_capacity_vs_library_rate']}")
     print(f"ratio HTTP p50 / library p50: {result['ratio_http_p50_vs_library_p50']}")
+    print(f"ratio HTTP capacity / service path in process: {result['ratio_http_capacity_vs_service_path_rate']}")
     print(f"checks logged {logged} of {answered} answered")
     print(f"floor (p99 < 20 ms at 200 req/s, no errors): {'met' if result['floor_p99_under_20ms_no_errors'] else 'MISSED'}")
 
