@@ -57,7 +57,7 @@ def saved_upload(upload):
 
 
 def tables_profile(ws, customer_id: str) -> dict:
-    """A customer's tags, complaints, rings and recent checks, read from the stored tables."""
+    """A customer's tags, complaints, rings, matches and recent checks, read from the stored tables."""
     store.ensure_tables(ws)
     complaints = store.query(ws, "SELECT id, received_at, channel, category, status, risk_score, risk_tier "
                                  "FROM complaints WHERE customer_id = ? ORDER BY received_at DESC", (customer_id,))
@@ -66,5 +66,8 @@ def tables_profile(ws, customer_id: str) -> dict:
     has_checks = store.query(ws, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'checks'")
     checks = store.query(ws, "SELECT id, touchpoint, asked_by, asked_at, level FROM checks WHERE customer_id = ? "
                              "ORDER BY id DESC LIMIT 20", (customer_id,)) if has_checks else []
+    matches = store.query(ws, "SELECT m.complaint_id, m.kind, m.space, m.subject_id, m.score, m.decision "
+                              "FROM matches m JOIN complaints c ON c.id = m.complaint_id WHERE c.customer_id = ? "
+                              "ORDER BY m.id", (customer_id,))
     return {"customer_id": customer_id, "tags": store.customer_tags(ws, customer_id),
-            "complaints": complaints, "rings": rings, "checks": checks}
+            "complaints": complaints, "rings": rings, "matches": matches, "checks": checks}
