@@ -63,3 +63,20 @@ def test_index_verify_exit_code_and_rebuild(tmp_path):
 def test_version_and_help(tmp_path):
     assert run(tmp_path, "--version").stdout.startswith("xiaobao ")
     assert "Example" in run(tmp_path, "--help").stdout
+
+
+def test_batch_exit_status_partial_strict_and_nothing_done(tmp_path):
+    """Bad rows are listed and skipped: exit 0, 1 with --strict, 2 when no row could be loaded."""
+    home = tmp_path / "ws"
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("id,text,received_at\nC1,银行乱收费，要求退还,2026-03-02\nC1,重复的编号,2026-03-02\n",
+                     encoding="utf-8")
+    ok = run(home, "complaints", "ingest", str(mixed))
+    assert "1 bad" in ok.stdout and "1 of 2 rows failed" in ok.stderr and f"{mixed}:3:" in ok.stderr
+    strict = run(home, "complaints", "ingest", "--strict", str(mixed), check=False)
+    assert strict.returncode == 1 and "1 of 2 rows failed" in strict.stderr
+
+    all_bad = tmp_path / "bad.csv"
+    all_bad.write_text("id,text,received_at\nC9,银行乱收费,yesterday\n", encoding="utf-8")
+    p = run(home, "complaints", "ingest", str(all_bad), check=False)
+    assert p.returncode == 2 and p.stderr.splitlines()[-1].startswith(f"error: {all_bad}:2: ")

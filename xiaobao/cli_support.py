@@ -71,3 +71,30 @@ def _cell(v: Any) -> str:
     if isinstance(v, (list, dict)):
         return json.dumps(v, ensure_ascii=False, default=str)
     return str(v)
+
+
+#: Exit status of a batch in which some items failed and ``--strict`` was given.
+PARTIAL_EXIT = 1
+
+
+def finish_batch(total: int, failures: Sequence[str], what: str, *, strict: bool = False,
+                 failed_count: int | None = None) -> None:
+    """End a batch command with the right exit status after its output is printed.
+
+    A batch keeps going past bad items, so the rule is: nothing could be done (every item
+    failed) -> the first failure as one line and exit 2; some failed -> a summary on stderr and
+    exit 0, or exit 1 with ``--strict`` (for pipelines that must stop on any bad input);
+    none failed -> exit 0. ``failures`` are one-line descriptions (file or row and reason).
+    """
+    from xiaobao.errors import UserError
+
+    n_bad = len(failures) if failed_count is None else failed_count
+    if not n_bad:
+        return
+    if total and n_bad >= total:
+        more = f" (and {n_bad - 1} more; every {what.rstrip('s')} failed)" if n_bad > 1 else ""
+        raise UserError(f"{failures[0]}{more}")
+    err_console.print(f"{n_bad} of {total} {what} failed and were skipped; the rest were done",
+                      markup=False, highlight=False)
+    if strict:
+        raise typer.Exit(PARTIAL_EXIT)

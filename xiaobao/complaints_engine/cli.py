@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from xiaobao.cli_support import command_line, console, emit, err_console, print_json, workspace_from
+from xiaobao.cli_support import command_line, console, emit, err_console, finish_batch, print_json, workspace_from
 
 complaints_app = typer.Typer(help="Inbound complaints: ingest files, list and show them.", no_args_is_help=True)
 tags_app = typer.Typer(help="消保 tags: the vocabulary, and tags per complaint and per customer.", no_args_is_help=True)
@@ -22,23 +22,26 @@ LIST_COLUMNS = ["id", "channel", "customer_id", "risk_score", "risk_tier", "tags
 # ---------------------------------------------------------------- complaints
 @complaints_app.command("ingest")
 def complaints_ingest(ctx: typer.Context, files: List[Path] = typer.Argument(..., help="CSV, TSV, JSONL or XLSX files."),
+                      strict: bool = typer.Option(False, "--strict", help="Exit 1 if any row was bad."),
                       json_out: bool = typer.Option(False, "--json")) -> None:
     """Load complaint files; bad rows are reported (file:line: reason) and skipped.
 
-    Example: xiaobao complaints ingest day.csv cfpb.csv
+    Exit 0 when some rows loaded (bad ones are listed on stderr), 2 when none could be
+    loaded, 1 with --strict when any row was bad. Example: xiaobao complaints ingest day.csv cfpb.csv
     """
     from xiaobao.complaints_engine.ingest import ingest
 
     report = ingest(workspace_from(ctx), files, command=command_line())
     if json_out:
         print_json(report.to_dict())
-        return
-    for p in report.bad:
-        err_console.print(f"bad row {p}", markup=False, highlight=False)
-    for p in report.warnings[:20]:
-        err_console.print(f"warning {p}", markup=False, highlight=False)
-    typer.echo(f"{report.rows} rows: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.bad)} bad")
+    else:
+        for p in report.bad:
+            err_console.print(f"bad row {p}", markup=False, highlight=False)
+        for p in report.warnings[:20]:
+            err_console.print(f"warning {p}", markup=False, highlight=False)
+        typer.echo(f"{report.rows} rows: {report.added} added, {report.updated} updated, "
+                   f"{report.unchanged} unchanged, {len(report.bad)} bad")
+    finish_batch(report.rows, [str(p) for p in report.bad], "rows", strict=strict)
 
 
 @complaints_app.command("list")

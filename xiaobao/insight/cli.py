@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from xiaobao.cli_support import console, emit, err_console, print_json, workspace_from
+from xiaobao.cli_support import console, emit, err_console, finish_batch, print_json, workspace_from
 
 interactions_app = typer.Typer(help="Interaction records: calls, chats, app messages, collection logs.",
                                no_args_is_help=True)
@@ -21,8 +21,11 @@ risk_app = typer.Typer(help="Complaint-risk prediction: train, score, list.", no
 @interactions_app.command("ingest")
 def interactions_ingest(ctx: typer.Context, file: Path = typer.Argument(..., help=".csv, .tsv or .jsonl"),
                         errors: Optional[Path] = typer.Option(None, "--errors", help="write every bad row here (CSV)"),
+                        strict: bool = typer.Option(False, "--strict", help="Exit 1 if any row was bad."),
                         json_out: bool = typer.Option(False, "--json")) -> None:
     """Load interaction records; bad rows are reported with their line and skipped; re-ingest adds nothing twice.
+
+    Exit 0 when some rows loaded, 2 when none could be loaded, 1 with --strict when any row was bad.
 
     Example: xiaobao interactions ingest calls_2026-03.csv
     """
@@ -36,13 +39,15 @@ def interactions_ingest(ctx: typer.Context, file: Path = typer.Argument(..., hel
                 fh.write(f"{b['line']},\"{b['reason'].replace(chr(34), chr(39))}\"\n")
     if json_out:
         print_json(report.to_dict())
-        return
-    for b in report.bad[:20]:
-        err_console.print(f"{file}:{b['line']}: {b['reason']}", markup=False, highlight=False)
-    if report.bad_count > 20:
-        err_console.print(f"... and {report.bad_count - 20} more bad rows" + (f" (see {errors})" if errors else ""))
-    typer.echo(f"{report.rows} rows: {report.added} added, {report.duplicates} already stored, "
-               f"{report.bad_count} bad")
+    else:
+        for b in report.bad[:20]:
+            err_console.print(f"{file}:{b['line']}: {b['reason']}", markup=False, highlight=False)
+        if report.bad_count > 20:
+            err_console.print(f"... and {report.bad_count - 20} more bad rows" + (f" (see {errors})" if errors else ""))
+        typer.echo(f"{report.rows} rows: {report.added} added, {report.duplicates} already stored, "
+                   f"{report.bad_count} bad")
+    finish_batch(report.rows, [f"{file}:{b['line']}: {b['reason']}" for b in report.bad], "rows",
+                 strict=strict, failed_count=report.bad_count)
 
 
 @quality_app.command("run")

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from xiaobao.cli_support import command_line, console, emit, err_console, print_json, workspace_from
+from xiaobao.cli_support import command_line, console, emit, err_console, finish_batch, print_json, workspace_from
 from xiaobao.errors import UserError
 
 app = typer.Typer(help="Complaint letters: templates, shared contact artifacts and writing style.",
@@ -46,10 +46,11 @@ def text_enroll(ctx: typer.Context,
                 space: str = _SPACE, model_dir: Optional[Path] = _MODEL_DIR,
                 ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
                                                   help="embed on Ray: bare --ray starts a local Ray"),
+                strict: bool = typer.Option(False, "--strict", help="Exit 1 if any letter was not enrolled."),
                 json_out: bool = typer.Option(False, "--json")) -> None:
     """Enrol a subject's letters: style vector, template fingerprint and artifacts.
 
-    Bad files are reported and skipped. Example: xiaobao text enroll --subject 3 letter1.txt letter2.txt
+    Bad files are reported and skipped (exit 2 only when nothing was enrolled). Example: xiaobao text enroll --subject 3 letter1.txt letter2.txt
     """
     from xiaobao.text_fingerprint.service import enroll_letters
 
@@ -58,8 +59,8 @@ def text_enroll(ctx: typer.Context,
                                 model_dir=str(model_dir) if model_dir else None, command=command_line(),
                                 ray=(True if ray == "local" else ray) if ray else None)
     emit(rows, json_out, ["source", "status", "sample_ids", "artifacts", "reason"], title=f"letters of subject {subject}")
-    if not any(r["status"] == "enrolled" for r in rows):
-        raise UserError(f"{rows[0]['source']}: {rows[0].get('reason')} (nothing enrolled)")
+    finish_batch(len(rows), [f"{r['source']}: {r.get('reason')}" for r in rows if r["status"] != "enrolled"],
+                 "letters", strict=strict)
 
 
 @app.command("search")
