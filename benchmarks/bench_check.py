@@ -11,8 +11,9 @@ silently lowering the load). Connections are kept alive. It reports:
   the floor is p99 < 20 ms at 200 req/s with no error;
 * closed loop (``--concurrency`` requests in flight, ``--capacity-seconds``): the most checks/s
   the server gives here;
-* in-process: ``xiaobao.prevention.check.check`` (the library call) and the service's own
-  in-process path, p50/p99 and calls/s, on the same workspace;
+* in-process: ``xiaobao.check`` (the library call, on an open workspace) and the service's own
+  in-process path (``logged_check`` with the service's policy cache), p50/p99 and calls/s, on
+  the same workspace; both run ``xiaobao.prevention.check.run_check``;
 * ratios: HTTP capacity / library calls per second, HTTP p50 / library p50, and HTTP capacity /
   the service's in-process path (what HTTP, JSON and the client cost on top);
 * that every answered check left its row in ``checks``.
@@ -168,18 +169,16 @@ def run_driver(mode: str, url: str, key: str, args) -> dict:
 
 # ------------------------------------------------------------------ in-process baselines
 def in_process(home: Path, customers: int, n: int) -> dict:
-    from xiaobao import Workspace
-    from xiaobao.prevention.check import check
+    from xiaobao import Workspace, check
     from xiaobao.service.app import DEFAULT_POLICIES
-    from xiaobao.service.checks import PolicyCache, logged_check
+    from xiaobao.service.checks import logged_check, policy_cache
 
     ws = Workspace(home)
     reqs = [json.loads(b) for b in bodies(customers, n, seed=17)]
     out = {}
-    cache = PolicyCache(DEFAULT_POLICIES)
+    cache = policy_cache(DEFAULT_POLICIES)
     for name, call in (
-            ("library_check", lambda r: check(ws, r["customer_id"], r["touchpoint"], policies_file=DEFAULT_POLICIES,
-                                              asked_by="bench")),
+            ("library_check", lambda r: check(r["customer_id"], r["touchpoint"], workspace=ws, asked_by="bench")),
             ("service_path_in_process", lambda r: logged_check(ws, cache.get(), r["customer_id"], r["touchpoint"],
                                                                asked_by="bench"))):
         for r in reqs[:50]:
