@@ -183,6 +183,8 @@ def test_ingested_complaint_is_seen_by_the_next_check_and_the_profile(server):
     assert profile.status_code == 200 and "HTTP-1" in profile.text
     tagged = c.get("/v1/customers/CU-TAGGED", headers=key)
     assert "高投诉风险" in tagged.text
+    assert tagged.json()["facts"]["tags"] == ["高投诉风险"] and tagged.json()["checks"][0]["level"] == "intercept"
+    assert "CU-NOBODY-EVER" in _err(c.get("/v1/customers/CU-NOBODY-EVER", headers=key), 404, "not_found")["message"]
     err = _err(c.post("/v1/complaints", json=[{"channel": "app"}], headers=key), 422, "invalid_input")
     assert err["detail"]["bad"][0]["index"] == 0
     _err(c.post("/v1/complaints", json=[], headers=key), 422, "invalid_request")

@@ -21,6 +21,9 @@ __all__ = [
     "register_default_thresholds",
     "ingest",
     "screen",
+    "check",
+    "customer_profile",
     "__version__",
 ]
-from xiaobao.prevention.check import check  # noqa: E402,F401  touchpoint check
+from xiaobao.prevention.check import check  # noqa: E402  touchpoint check (logged)
+from xiaobao.prevention.profile import customer_profile  # noqa: E402  the customer view

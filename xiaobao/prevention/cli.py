@@ -1,4 +1,4 @@
-"""Command line for prevention: validate policies, run a touchpoint check."""
+"""Command line for prevention: validate policies, run a touchpoint check, show a customer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,29 +6,88 @@ from typing import Optional
 
 import typer
 
-from xiaobao.cli_support import console, print_json, workspace_from
+from xiaobao.cli_support import console, emit, print_json, workspace_from
 from xiaobao.prevention.check import check
 from xiaobao.prevention.policies import load_policies
+from xiaobao.prevention.profile import customer_profile
 
-DEFAULT_POLICIES = Path(__file__).with_name("policies.yaml")
 policies_app = typer.Typer(help="Touchpoint policies.", no_args_is_help=True)
+customers_app = typer.Typer(help="Customers: the profile an agent sees before acting.", no_args_is_help=True)
+_LEVEL_STYLE = {"none": "green", "notice": "cyan", "warn": "yellow", "intercept": "bold red"}
 
 
 @policies_app.command("check")
 def policies_check(file: Path) -> None:
-    """Validate a policies file."""
+    """Validate a policies file. Example: xiaobao policies check my-policies.yaml"""
     pol = load_policies(file)
-    console.print(f"{file}: ok, {sum(len(r) for r in pol.values())} rules over {len(pol)} touchpoints")
+    console.print(f"{file}: ok, {sum(len(r) for r in pol.values())} rules over {len(pol)} touchpoints "
+                  f"({', '.join(pol)})", markup=False)
 
 
 def check_command(ctx: typer.Context, customer: str = typer.Option(..., "--customer"),
                   touchpoint: str = typer.Option(..., "--touchpoint"),
-                  policies: Optional[Path] = typer.Option(None, "--policies"),
+                  policies: Optional[Path] = typer.Option(None, "--policies",
+                                                          help="Policies YAML (default: the shipped example)."),
                   json_out: bool = typer.Option(False, "--json")) -> None:
-    """Warning level, actions and reasons for a customer at a touchpoint (logged)."""
-    r = check(workspace_from(ctx), customer, touchpoint, policies_file=policies or DEFAULT_POLICIES,
-              asked_by="cli")
+    """Warning level, actions and reasons for a customer at a touchpoint (logged).
+
+    Example: xiaobao check --customer CU000123 --touchpoint collection_call
+    """
+    r = check(customer, touchpoint, workspace=workspace_from(ctx), policies_file=policies, asked_by="cli")
     if json_out:
         print_json(r)
-    else:
-        console.print(f"{r['level']}: {', '.join(r['actions']) or '-'}  ({'; '.join(r['reasons']) or '-'})")
+        return
+    style = _LEVEL_STYLE.get(r["level"], "")
+    console.print(f"[{style}]{r['level']}[/{style}]: {', '.join(r['actions']) or '-'}")
+    for reason in r["reasons"]:
+        console.print(f"  because {reason}", markup=False)
+    console.print(f"[dim]check {r['check_id']} logged[/dim]")
+
+
+@customers_app.command("show")
+def customers_show(ctx: typer.Context, customer_id: str = typer.Argument(..., metavar="ID"),
+                   json_out: bool = typer.Option(False, "--json")) -> None:
+    """Tags, complaints, rings, matches, risk, contacts and recent checks of one customer.
+
+    Example: xiaobao customers show CU000123
+    """
+    p = customer_profile(workspace_from(ctx), customer_id)
+    if json_out:
+        print_json(p)
+        return
+    print_profile(p)
+
+
+def print_profile(p: dict) -> None:
+    """The profile for a person: the warnings first, the detail after."""
+    f = p["facts"]
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731 data may hold [brackets]
+    console.print(f"[bold]customer {p['customer_id']}[/bold]", highlight=False)
+    tags = ", ".join(f"{t['tag']} ({t['source']})" for t in p["tags"]) or "none"
+    say(f"tags: {tags}")
+    risk = p["risk"]
+    predicted = (f"{risk['tier']} (score {risk['score']:.3f}, as of {risk['as_of']})" if risk else "not scored")
+    say(f"risk: complaints {f['risk_tier'] or '-'}; model {predicted}")
+    say(f"complaints: {f['complaints']} ({f['open_complaints']} open); rings: {f['rings']}")
+    i = p["interactions"]
+    say(f"contacts: {i['last_7d']} in 7 days, {i['last_30d']} in 30 days, {i['total']} in all"
+        + (f" (last {i['last_at']})" if i["last_at"] else ""))
+    say(f"checks in the last 24 h: {f['checks_24h']}")
+    if p["complaints"]:
+        emit([{**c, "tags": ",".join(c["tags"])} for c in p["complaints"]], False,
+             ["id", "status", "channel", "category", "received_at", "deadline", "deadline_state", "risk_tier",
+              "tags"], title="complaints")
+    for r in p["rings"]:
+        others = ", ".join(r["other_customers"]) or "none"
+        more = r["other_customers_total"] - len(r["other_customers"])
+        say(f"ring {r['ring']} ({r['status']}, {r['n_complaints']} complaints, {r['n_customers']} customers): "
+            f"this customer's {', '.join(r['complaints'])}; others: {others}" + (f" and {more} more" if more > 0 else ""))
+    if p["matches"]:
+        emit(p["matches"], False, ["complaint_id", "kind", "subject_id", "subject_name", "other_complaint_id",
+                                   "score", "decision"], title="matches")
+    if i["recent"]:
+        emit(i["recent"], False, ["at", "channel", "direction", "agent_id", "outcome", "excerpt"],
+             title="latest interactions")
+    if p["checks"]:
+        emit([{**c, "actions": ",".join(c["actions"])} for c in p["checks"]], False,
+             ["id", "asked_at", "touchpoint", "asked_by", "level", "actions"], title="recent checks")

@@ -26,13 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from xiaobao import __version__
 from xiaobao.errors import InputError, ModelUnavailableError, NotFoundError, UserError
 from xiaobao.service import keys as keystore
-from xiaobao.service.checks import PolicyCache, ensure_tables, logged_check
-from xiaobao.service.intake import ingest_records, saved_upload, tables_profile
+from xiaobao.prevention.policies import DEFAULT_POLICIES, UnknownTouchpointError
+from xiaobao.prevention.profile import customer_profile
+from xiaobao.service.checks import ensure_tables, logged_check, policy_cache
+from xiaobao.service.intake import ingest_records, saved_upload
 from xiaobao.service.limits import DEFAULT_MAX_BODY, BodyLimit, error_body
 from xiaobao.workspace import Workspace, resolve_home
 
 log = logging.getLogger("xiaobao.service")
-DEFAULT_POLICIES = Path(__file__).resolve().parents[1] / "prevention" / "policies.yaml"
 
 
 class ApiError(Exception):
@@ -157,7 +158,7 @@ def create_app(home_or_ws=None, policies_file=None, max_body_bytes: int = DEFAUL
     larger request bodies get 413. A policies file that does not validate raises here.
     """
     home = Path(home_or_ws.home if isinstance(home_or_ws, Workspace) else resolve_home(home_or_ws)).resolve()
-    policies = PolicyCache(policies_file or DEFAULT_POLICIES)
+    policies = policy_cache(policies_file or DEFAULT_POLICIES)
     workspaces = ThreadWorkspaces(home)
     first = workspaces.get()
     keystore.ensure_table(first)
@@ -202,22 +203,16 @@ def create_app(home_or_ws=None, policies_file=None, max_body_bytes: int = DEFAUL
 
     @app.post("/v1/check", tags=["prevention"], summary="Warning level, actions and reasons at a touchpoint (logged).")
     async def check(req: CheckRequest, key: dict = Depends(require("check"))):
-        pol = policies.get()
-        if req.touchpoint not in pol:
-            raise ApiError(422, "unknown_touchpoint", f"unknown touchpoint {req.touchpoint!r}",
-                           {"touchpoints": sorted(pol)})
-        return logged_check(workspaces.get(), pol, req.customer_id, req.touchpoint, req.context,
-                            asked_by=key["name"])
+        try:
+            return logged_check(workspaces.get(), policies.get(), req.customer_id, req.touchpoint, req.context,
+                                asked_by=key["name"])
+        except UnknownTouchpointError as exc:
+            raise ApiError(422, "unknown_touchpoint", str(exc), {"touchpoints": exc.touchpoints}) from None
 
     @app.get("/v1/customers/{customer_id}", tags=["prevention"],
              summary="The customer profile: tags, complaints, rings, matches, checks.")
     def customer(customer_id: str, key: dict = Depends(require("lookup"))):
-        ws = workspaces.get()
-        try:
-            from xiaobao.prevention.profile import customer_profile
-        except ImportError:  # prevention without its profile module: the stored tables still answer
-            return tables_profile(ws, customer_id)
-        return customer_profile(ws, customer_id)
+        return customer_profile(workspaces.get(), customer_id)
 
     @app.post("/v1/lookup/text", tags=["lookup"], summary="Who wrote letters like this: template, artifacts, style.")
     def lookup_text(req: TextLookup, key: dict = Depends(require("lookup"))):

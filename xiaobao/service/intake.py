@@ -1,5 +1,4 @@
-"""What the HTTP endpoints do with uploads: complaint records to the ingest, media to a temp file,
-and a customer view from the stored tables when the prevention profile is not installed."""
+"""What the HTTP endpoints do with uploads: complaint records to the ingest, media to a temp file."""
 from __future__ import annotations
 
 import json
@@ -10,8 +9,6 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-
-from xiaobao.complaints_engine import store
 
 
 def ingest_records(ws, records: list[dict], *, asked_by: str) -> dict:
@@ -54,20 +51,3 @@ def saved_upload(upload):
             while chunk := upload.file.read(1 << 20):
                 fh.write(chunk)
         yield path
-
-
-def tables_profile(ws, customer_id: str) -> dict:
-    """A customer's tags, complaints, rings, matches and recent checks, read from the stored tables."""
-    store.ensure_tables(ws)
-    complaints = store.query(ws, "SELECT id, received_at, channel, category, status, risk_score, risk_tier "
-                                 "FROM complaints WHERE customer_id = ? ORDER BY received_at DESC", (customer_id,))
-    rings = store.query(ws, "SELECT DISTINCT r.id, r.status FROM ring_members m JOIN rings r ON r.id = m.ring_id "
-                            "WHERE m.customer_id = ? ORDER BY r.id", (customer_id,))
-    has_checks = store.query(ws, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'checks'")
-    checks = store.query(ws, "SELECT id, touchpoint, asked_by, asked_at, level FROM checks WHERE customer_id = ? "
-                             "ORDER BY id DESC LIMIT 20", (customer_id,)) if has_checks else []
-    matches = store.query(ws, "SELECT m.complaint_id, m.kind, m.space, m.subject_id, m.score, m.decision "
-                              "FROM matches m JOIN complaints c ON c.id = m.complaint_id WHERE c.customer_id = ? "
-                              "ORDER BY m.id", (customer_id,))
-    return {"customer_id": customer_id, "tags": store.customer_tags(ws, customer_id),
-            "complaints": complaints, "rings": rings, "matches": matches, "checks": checks}
