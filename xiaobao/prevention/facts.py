@@ -58,14 +58,20 @@ def ensure_tables(ws) -> None:
     _ready.add(ws)
 
 
-def insight_rows(ws, sql: str, params) -> list:
-    """Rows of a query on an insight table, or [] while that table does not exist yet."""
+def insight_rows(ws, sql: str, params, *, as_dicts: bool = False) -> list:
+    """Rows of a query on a table another part creates (insight, SLA cases), or [] while it does
+    not exist yet: reading never creates another part's tables."""
     try:
-        return ws.db.conn.execute(sql, params).fetchall()
+        cur = ws.db.conn.execute(sql, params)
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return []
         raise
+    rows = cur.fetchall()
+    if as_dicts:
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in rows]
+    return rows
 
 
 def contact_counts(ws, customer_id: str, now: dt.datetime | None = None) -> dict:

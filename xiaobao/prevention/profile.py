@@ -11,7 +11,7 @@ import json
 
 from xiaobao.complaints_engine import store
 from xiaobao.errors import NotFoundError, UserError
-from xiaobao.prevention.facts import insight_rows, customer_facts, ensure_tables
+from xiaobao.prevention.facts import customer_facts, ensure_tables, insight_rows
 
 RECENT_CHECKS = 20
 RECENT_INTERACTIONS = 5
@@ -24,15 +24,14 @@ def _rows(ws, sql: str, params=()) -> list[dict]:
 
 def _deadlines(ws, complaint_ids: list[str]) -> dict[str, dict]:
     """The decision deadline of each complaint that has an SLA case: {id: {due_at, state, case_status}}."""
-    from xiaobao.complaints_engine.handling_tables import ensure_handling_tables, iso, now_local
+    from xiaobao.complaints_engine.handling_tables import iso, now_local
     from xiaobao.complaints_engine.sla import case_clock, load_policies
     from xiaobao.complaints_engine.workcalendar import CalendarGapError
 
     if not complaint_ids:
         return {}
-    ensure_handling_tables(ws)
     marks = ",".join("?" * len(complaint_ids))
-    cases = _rows(ws, f"SELECT * FROM cases WHERE complaint_id IN ({marks})", complaint_ids)
+    cases = insight_rows(ws, f"SELECT * FROM cases WHERE complaint_id IN ({marks})", complaint_ids, as_dicts=True)
     if not cases:
         return {}
     try:
