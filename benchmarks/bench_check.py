@@ -19,6 +19,7 @@ silently lowering the load). Connections are kept alive. It reports:
 * that every answered check left its row in ``checks``.
 
     .venv/bin/python benchmarks/bench_check.py [--customers 100000] [--rate 200] [--seconds 25] [--json]
+    .venv/bin/python benchmarks/bench_check.py --in-process-only --prior-checks 200000
 """
 from __future__ import annotations
 
@@ -63,6 +64,27 @@ def build_workspace(home: Path, customers: int, seed: int = 7) -> None:
             c.executemany("INSERT OR IGNORE INTO ring_members VALUES (?, ?, ?)",
                           [(ring_id, k[0], k[1]) for k in rnd.sample(complaints, 10)])
     ws.close()
+
+
+def fill_check_log(home: Path, customers: int, n: int, seed: int = 5) -> None:
+    """``n`` earlier checks spread over the last four weeks, as a log in use for a while holds."""
+    if not n:
+        return
+    from datetime import datetime, timedelta, timezone
+
+    from xiaobao import Workspace
+    from xiaobao.prevention.facts import ensure_tables
+
+    rnd = random.Random(seed)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with Workspace(home) as ws:
+        ensure_tables(ws)
+        with ws.transaction():
+            ws.conn.executemany(
+                "INSERT INTO checks (customer_id, touchpoint, asked_by, asked_at, level, result) VALUES (?, ?, ?, ?, ?, ?)",
+                [(f"CU{rnd.randrange(customers):06d}", rnd.choice(TOUCHPOINTS), "bench-history",
+                  (now - timedelta(seconds=rnd.randrange(28 * 86400))).isoformat(), "none", "{}")
+                 for _ in range(n)])
 
 
 def percentiles(values: list[float]) -> dict:
@@ -225,6 +247,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4, help="Requests in flight in the capacity run.")
     ap.add_argument("--capacity-seconds", type=float, default=8.0)
     ap.add_argument("--in-process-n", type=int, default=2000)
+    ap.add_argument("--prior-checks", type=int, default=0,
+                    help="Fill the check log with this many earlier checks first (a log that has grown).")
+    ap.add_argument("--in-process-only", action="store_true", help="Skip the HTTP runs.")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--drive", choices=["open", "closed"], help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -237,7 +262,13 @@ def main() -> None:
         home = Path(tmp) / "ws"
         t = time.perf_counter()
         build_workspace(home, args.customers)
+        fill_check_log(home, args.customers, args.prior_checks)
         build_s = time.perf_counter() - t
+        if args.in_process_only:
+            local = in_process(home, args.customers, args.in_process_n)
+            print(json.dumps({"customers": args.customers, "prior_checks": args.prior_checks,
+                              "in_process": local}, indent=2))
+            return
         from xiaobao import Workspace
         from xiaobao.service.keys import create_key
 
