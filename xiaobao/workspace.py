@@ -336,22 +336,40 @@ class Workspace:
             self._apply_to_index(space, prev_gen, add=(np.asarray(ids, np.int64), vectors))
         return ids
 
-    def _refuse_duplicates(self, space: str, items: Sequence[dict]) -> None:
+    def duplicates(self, space: str, items: Sequence[dict]) -> dict[str, UserError]:
+        """The refusal ``enroll`` would give each item whose source is already in ``space``, by sha256.
+
+        Items carry ``sha256``, ``subject_id`` and optional ``source_uri``. Same subject:
+        :class:`DuplicateSampleError` (batches skip it, so a rerun resumes); another subject: a
+        plain :class:`UserError` (someone has to decide who the recording belongs to). Batch
+        enrolment calls this before decoding, so nothing already enrolled is worked on twice.
+        """
+        out: dict[str, UserError] = {}
         shas = sorted({i["sha256"] for i in items if i.get("sha256")})
         for start in range(0, len(shas), 500):
             chunk = shas[start:start + 500]
             rows = self.conn.execute(
                 f"SELECT s.sha256, s.subject_id, s.source_uri, j.name FROM samples s JOIN subjects j ON j.id = s.subject_id "
-                f"WHERE s.space = ? AND s.sha256 IN ({','.join('?' * len(chunk))})", [space, *chunk]).fetchall()
+                f"WHERE s.space = ? AND s.sha256 IN ({','.join('?' * len(chunk))}) ORDER BY s.id", [space, *chunk]).fetchall()
             for sha, existing_subject, uri, name in rows:
+                if sha in out:
+                    continue
                 new = next(i for i in items if i.get("sha256") == sha)
                 label = new.get("source_uri") or sha[:12]
                 if int(new["subject_id"]) == existing_subject:
-                    raise DuplicateSampleError(
+                    out[sha] = DuplicateSampleError(
                         f"{label}: already enrolled in {space} for subject {existing_subject} (as {uri or sha[:12]})")
-                raise UserError(
-                    f"{label}: already enrolled in {space} under another subject, "
-                    f"{existing_subject} ({name}); remove it there first if that was wrong")
+                else:
+                    out[sha] = UserError(
+                        f"{label}: already enrolled in {space} under another subject, "
+                        f"{existing_subject} ({name}); remove it there first if that was wrong")
+        return out
+
+    def _refuse_duplicates(self, space: str, items: Sequence[dict]) -> None:
+        found = self.duplicates(space, items)
+        for item in items:
+            if item.get("sha256") in found:
+                raise found[item["sha256"]]
 
     def remove_samples(self, sample_ids: Iterable[int], reason: str | None = None, command: str | None = None) -> int:
         """Delete samples from SQLite and their indexes. Returns how many were removed."""
