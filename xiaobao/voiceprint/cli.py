@@ -21,14 +21,20 @@ MIN_SPEECH = typer.Option(1.5, "--min-speech", help="Seconds of net speech neede
 def enroll(ctx: typer.Context, subject: int = typer.Option(..., "--subject", help="Subject id."),
            files: List[Path] = typer.Argument(..., help="Recordings (or folders) of this subject."),
            backend: str = BACKEND, model_dir: Optional[Path] = MODEL_DIR, channel: str = CHANNEL,
-           min_speech: float = MIN_SPEECH, json_out: bool = typer.Option(False, "--json")) -> None:
+           min_speech: float = MIN_SPEECH,
+           ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                                             help="decode and embed on Ray: bare --ray starts a local Ray"),
+           json_out: bool = typer.Option(False, "--json")) -> None:
     """Enrol recordings of one subject; several files make the voiceprint stronger.
 
-    Example: xiaobao voice enroll --subject 3 calls/agent_li_*.wav
+    A bad file stops the batch before anything is enrolled; files this subject already has are
+    skipped, so an interrupted run is simply run again.
+    Example: xiaobao voice enroll --subject 3 calls/agent_li_*.wav --ray
     """
     from xiaobao.voiceprint import enroll_files
     rows = enroll_files(workspace_from(ctx), subject, files, backend=backend, model_dir=model_dir,
-                        channel=channel, min_speech=min_speech, command=command_line())
+                        channel=channel, min_speech=min_speech, command=command_line(),
+                        ray=(True if ray == "local" else ray) if ray else None)
     emit(rows, json_out, title=f"enrolled for subject {subject}")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xiaobao.errors import InputError, UserError
+from xiaobao.errors import DuplicateSampleError, InputError, UserError
 
 from .audio import TARGET_RATE, load_audio
 from .embedders import _l2, get_embedder
@@ -69,34 +69,118 @@ def collect_files(paths) -> list[Path]:
     return out
 
 
-def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir=None, channel="mix",
-                 min_speech: float = MIN_SPEECH_S, command=None) -> list[dict]:
-    """Enrol each file as one sample of the subject. Duplicate files (same content) are refused."""
-    ws.get_subject(subject_id)
-    emb = get_embedder(backend, model_dir)
-    ws.ensure_space(emb.space, emb.dim)
-    # Decode and check every file first, so a bad one leaves the subject untouched.
-    todo, seen = [], set()
-    for f in collect_files(files):
+def _speech_to_enrol(path, channel: str, min_speech: float) -> Speech:
+    """Decode one recording and insist on enough speech (the check both enrolment paths make)."""
+    sp = read_speech(path, channel)
+    if sp.seconds < min_speech:
+        raise InputError(path, f"only {sp.seconds:.1f} s of speech (need {min_speech} s) to enrol")
+    return sp
+
+
+@dataclass
+class _Refused:
+    """A recording a worker could not enrol, as plain data (InputError itself does not pickle)."""
+
+    path: str
+    reason: str
+
+
+class VoiceEnrolWorker:
+    """Decodes, checks and embeds one recording; built once per Ray actor (one model load)."""
+
+    def __init__(self, backend: str = "resemblyzer", model_dir=None, channel: str = "mix",
+                 min_speech: float = MIN_SPEECH_S):
+        self.emb = get_embedder(backend, model_dir)
+        self.channel, self.min_speech = channel, min_speech
+
+    def __call__(self, path):
+        try:
+            sp = _speech_to_enrol(path, self.channel, self.min_speech)
+        except InputError as exc:
+            return _Refused(exc.path, exc.reason)
+        return sp.seconds, sp.source_rate, self.emb.embed([sp.samples])[0]
+
+
+def _new_recordings(ws, subject_id: int, space: str, files) -> tuple[list, list[dict]]:
+    """Hash the files; refuse a file given twice or enrolled under another subject; set aside the
+    ones this subject already has (a rerun after an interruption resumes instead of failing)."""
+    todo, seen = [], {}
+    for f in files:
         digest = sha256_of(f) if Path(f).is_file() else None
-        if digest in seen:
-            raise UserError(f"{f}: the same recording is given twice")
-        seen.add(digest)
-        sp = read_speech(f, channel)
-        if sp.seconds < min_speech:
-            raise InputError(f, f"only {sp.seconds:.1f} s of speech (need {min_speech} s) to enrol")
-        todo.append((f, digest, sp))
+        if digest is not None and digest in seen:
+            raise UserError(f"{f}: the same recording is given twice (also {seen[digest]})")
+        seen[digest] = f
+        todo.append((f, digest))
     if not todo:
         raise UserError("no recordings to enrol")
-    vecs = emb.embed([sp.samples for _, _, sp in todo])
-    rows = []
-    for (f, digest, sp), vec in zip(todo, vecs):
-        ids = ws.enroll(subject_id, emb.space, vec[None], sha256=digest, source_uri=str(f),
-                        quality=round(sp.seconds, 2), meta={"speech_seconds": round(sp.seconds, 2),
-                                                            "source_rate": sp.source_rate, "channel": channel},
+    known = ws.duplicates(space, [{"sha256": d, "subject_id": subject_id, "source_uri": str(f)} for f, d in todo if d])
+    skipped = []
+    for f, digest in todo:
+        exc = known.get(digest)
+        if exc is None:
+            continue
+        if not isinstance(exc, DuplicateSampleError):
+            raise exc
+        skipped.append({"file": str(f), "status": "skipped", "sample_id": None, "speech_seconds": None,
+                        "reason": str(exc)})
+    return [(f, d) for f, d in todo if d not in known], skipped
+
+
+def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir=None, channel="mix",
+                 min_speech: float = MIN_SPEECH_S, command=None, ray=None) -> list[dict]:
+    """Enrol each file as one sample of the subject; one row per file, in the order given.
+
+    All or nothing for bad input: an undecodable file, one with less than ``min_speech`` seconds
+    of speech, a file given twice or one enrolled under another subject raises before anything
+    is enrolled. Files this subject already has are not decoded again: their row says
+    ``skipped`` (so a run stopped half-way is simply run again). Each file is committed as it is
+    enrolled.
+
+    ``ray`` (True for a local Ray, or an address) decodes and embeds on Ray workers, one model
+    load per worker; the rows and vectors are the same as in-process.
+    """
+    ws.get_subject(subject_id)
+    emb = get_embedder(backend, model_dir)   # a missing model is one error here, not one per worker
+    ws.ensure_space(emb.space, emb.dim)
+    files = collect_files(files)
+    todo, skipped = _new_recordings(ws, subject_id, emb.space, files)
+    if ray:
+        done = _embed_on_ray(todo, backend, model_dir, channel, min_speech, ray)
+    else:
+        # Decode and check every file first, so a bad one leaves the subject untouched; then
+        # embed them together (partials of many files share the network's batches).
+        speech = [_speech_to_enrol(f, channel, min_speech) for f, _ in todo]
+        vecs = emb.embed([sp.samples for sp in speech]) if speech else []
+        done = [(sp.seconds, sp.source_rate, vec) for sp, vec in zip(speech, vecs)]
+    rows = {r["file"]: r for r in skipped}
+    for (f, digest), (seconds, source_rate, vec) in zip(todo, done):
+        ids = ws.enroll(subject_id, emb.space, np.asarray(vec)[None], sha256=digest, source_uri=str(f),
+                        quality=round(seconds, 2), meta={"speech_seconds": round(seconds, 2),
+                                                         "source_rate": source_rate, "channel": channel},
                         command=command)
-        rows.append({"file": str(f), "sample_id": ids[0], "speech_seconds": round(sp.seconds, 2)})
-    return rows
+        rows[str(f)] = {"file": str(f), "status": "enrolled", "sample_id": ids[0],
+                        "speech_seconds": round(seconds, 2), "reason": ""}
+    return [rows[str(f)] for f in files]
+
+
+def _embed_on_ray(todo, backend, model_dir, channel, min_speech, ray) -> list[tuple]:
+    """Workers decode, check and embed; every result is in before anything is enrolled (all or nothing)."""
+    import functools
+
+    from xiaobao.distributed import ItemError, map_items
+
+    if not todo:
+        return []
+    factory = functools.partial(VoiceEnrolWorker, backend, model_dir, channel, min_speech)
+    out = [None] * len(todo)
+    for i, got in map_items([str(f) for f, _ in todo], factory, ray=ray, batch_size=4):
+        out[i] = got
+    for got in out:   # the first bad file in input order, as in-process
+        if isinstance(got, _Refused):
+            raise InputError(got.path, got.reason)
+        if isinstance(got, ItemError):
+            raise UserError(f"--ray: a worker failed: {got.message}")
+    return out
 
 
 def _windows(sp: Speech) -> list[tuple[int, int]]:
