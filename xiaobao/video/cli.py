@@ -45,16 +45,20 @@ def face_enroll(ctx: typer.Context,
                 fps: float = _FPS, max_frames: int = _MAX,
                 allow_low_quality: bool = typer.Option(False, "--allow-low-quality",
                                                        help="Enrol faces that fail the size/blur/pose gates."),
+                ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                                                  help="analyse files on Ray: bare --ray starts a local Ray"),
                 json_out: bool = typer.Option(False, "--json")) -> None:
     """Enrol a subject's face: a photo's main face, a video's dominant track (best 3 frames).
 
-    Bad files are reported and skipped. Example: xiaobao face enroll --subject 3 id.jpg call.mp4
+    Bad files are reported and skipped; files already enrolled are skipped without decoding.
+    Example: xiaobao face enroll --subject 3 id.jpg call.mp4 --ray
     """
     from xiaobao.video import enroll_faces
 
     with _progress("enrolling", len(files)) as step:
         rows = enroll_faces(workspace_from(ctx), subject, files, fps=fps, max_frames=max_frames,
-                            allow_low_quality=allow_low_quality, command=command_line(), on_file=step)
+                            allow_low_quality=allow_low_quality, command=command_line(), on_file=step,
+                            ray=(True if ray == "local" else ray) if ray else None)
     emit(rows, json_out, ["file", "status", "sample_ids", "faces", "reason"], title=f"face enrolment, subject {subject}")
     if not any(r["status"] == "enrolled" for r in rows) and any(r["status"] == "error" for r in rows):
         bad = next(r for r in rows if r["status"] == "error")

@@ -5,7 +5,9 @@ search that also answers for the voice is in :mod:`xiaobao.video.video_search`.
 """
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from xiaobao.errors import DuplicateSampleError, InputError, UserError
 
-from .analyse import FileFaces, analyse_file
+from .analyse import FileFaces, analyse_file, file_sha256
 from .embedder import DIM, SPACE, DlibFaceEmbedder
 from .media import DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from .tracks import Track
@@ -22,51 +24,128 @@ from .tracks import Track
 BEST_FRAMES = 3  # frames per track used to search (averaged) and to enrol (one sample each)
 
 
+@dataclass
+class FacesToEnrol:
+    """What enrolment needs from one analysed file, as plain data (a Ray worker sends it back)."""
+
+    status: str                         # "enrolled" (ready to enrol) | "skipped" | "error"
+    faces: int = 0
+    reason: str = ""
+    sha256: str | None = None
+    vectors: np.ndarray | None = None   # [n, 128] best frames of the dominant track
+    quality: list = field(default_factory=list)
+    meta: list = field(default_factory=list)
+
+
+class FaceEnrolWorker:
+    """Analyses one photo or video for enrolment; built once per Ray actor (one model load)."""
+
+    def __init__(self, fps: float = DEFAULT_FPS, max_frames: int | None = DEFAULT_MAX_FRAMES,
+                 allow_low_quality: bool = False, embedder: DlibFaceEmbedder | None = None):
+        self.emb = embedder or DlibFaceEmbedder()
+        self.fps, self.max_frames, self.allow_low_quality = fps, max_frames, allow_low_quality
+
+    def __call__(self, path) -> FacesToEnrol:
+        try:
+            found = analyse_file(path, self.emb, fps=self.fps, max_frames=self.max_frames)
+        except InputError as exc:
+            return FacesToEnrol("error", reason=exc.reason)
+        n = len(found.tracks)
+        track = found.dominant
+        if track is None:
+            return FacesToEnrol("skipped", n, "no face found", found.sha256)
+        if not track.quality_ok and not self.allow_low_quality:
+            reasons = "; ".join(track.best(1)[0].quality.reasons)
+            return FacesToEnrol("skipped", n, f"face fails the quality gates ({reasons}); "
+                                              "use --allow-low-quality to enrol it anyway", found.sha256)
+        best = track.best(BEST_FRAMES if found.kind == "video" else 1)
+        meta = [{"kind": found.kind, "time_s": s.time_s, "frame": s.frame_index, "box": s.box.as_list(),
+                 "detector": s.box.method, "faces_in_file": n, "quality": s.quality.as_dict()} for s in best]
+        return FacesToEnrol("enrolled", n, f"most prominent of {n} faces" if n > 1 else "", found.sha256,
+                            np.stack([s.vector for s in best]), [s.quality.score for s in best], meta)
+
+
 def enroll_faces(ws, subject_id: int, files: Iterable, *, fps: float = DEFAULT_FPS,
                  max_frames: int | None = DEFAULT_MAX_FRAMES, allow_low_quality: bool = False,
                  embedder: DlibFaceEmbedder | None = None, command: str | None = None,
-                 on_file: Callable[[dict], None] | None = None) -> list[dict]:
+                 on_file: Callable[[dict], None] | None = None, ray=None) -> list[dict]:
     """Enrol each file's face for ``subject_id``: a photo's largest face, a video's dominant track.
 
     A video enrols up to three best frames of its dominant track (one sample each). Files with
     no face, an undecodable file, a face failing the quality gates (unless
     ``allow_low_quality``) or a file already enrolled are reported and skipped; the others are
     kept. Returns one row per file: ``file, status (enrolled|skipped|error), sample_ids, reason``.
+    Files already enrolled are recognised by content before any decoding, so a rerun after an
+    interruption only works on what is left; each file is committed as it is enrolled.
+
+    ``ray`` (True for a local Ray, or an address) analyses files on Ray workers (each loads the
+    models once; ``embedder`` is then not used); rows are written here, in input order, and are
+    the same as in-process.
     """
+    from xiaobao.distributed import ItemError, map_items
+
     ws.get_subject(subject_id)  # unknown subject: NotFoundError before any work
     ws.ensure_space(SPACE, DIM)
-    emb = embedder or DlibFaceEmbedder()
-    rows = []
-    for f in files:
-        row = {"file": str(f), "status": "error", "sample_ids": [], "faces": 0, "reason": ""}
-        try:
-            found = analyse_file(f, emb, fps=fps, max_frames=max_frames)
-            row["faces"] = len(found.tracks)
-            track = found.dominant
-            if track is None:
-                row.update(status="skipped", reason="no face found")
-            elif not track.quality_ok and not allow_low_quality:
-                reasons = "; ".join(track.best(1)[0].quality.reasons)
-                row.update(status="skipped", reason=f"face fails the quality gates ({reasons}); "
-                                                     "use --allow-low-quality to enrol it anyway")
+    files = list(files)
+    rows = [{"file": str(f), "status": "error", "sample_ids": [], "faces": 0, "reason": ""} for f in files]
+    todo = set(_set_aside_enrolled(ws, subject_id, files, rows))
+    if ray:
+        worker = functools.partial(FaceEnrolWorker, fps, max_frames, allow_low_quality)
+    else:
+        worker = functools.partial(FaceEnrolWorker, fps, max_frames, allow_low_quality, embedder)
+    paths = [str(f) for i, f in enumerate(files) if i in todo]
+    results = map_items(paths, worker, ray=ray, batch_size=1) if paths else iter(())
+    for i in range(len(files)):
+        row = rows[i]
+        if i in todo:
+            _, got = next(results)
+            if isinstance(got, ItemError):  # a crash on one file is that file's error row
+                row.update(reason=got.message)
             else:
-                best = track.best(BEST_FRAMES if found.kind == "video" else 1)
-                meta = [{"kind": found.kind, "time_s": s.time_s, "frame": s.frame_index, "box": s.box.as_list(),
-                         "detector": s.box.method, "faces_in_file": len(found.tracks),
-                         "quality": s.quality.as_dict()} for s in best]
-                ids = ws.enroll(subject_id, SPACE, np.stack([s.vector for s in best]), sha256=found.sha256,
-                                source_uri=str(Path(f).resolve()), quality=[s.quality.score for s in best],
-                                meta=meta, command=command)
-                note = f"most prominent of {len(found.tracks)} faces" if len(found.tracks) > 1 else ""
-                row.update(status="enrolled", sample_ids=ids, reason=note)
-        except DuplicateSampleError as exc:
-            row.update(status="skipped", reason=str(exc))
-        except InputError as exc:
-            row.update(reason=exc.reason)
-        rows.append(row)
+                row.update(status=got.status, faces=got.faces, reason=got.reason)
+                if got.status == "enrolled":
+                    try:
+                        row["sample_ids"] = ws.enroll(subject_id, SPACE, got.vectors, sha256=got.sha256,
+                                                      source_uri=_source_uri(files[i]), quality=got.quality,
+                                                      meta=got.meta, command=command)
+                    except DuplicateSampleError as exc:   # enrolled meanwhile by another run
+                        row.update(status="skipped", reason=str(exc))
+                    except UserError as exc:
+                        row.update(status="error", reason=str(exc))
         if on_file:
             on_file(row)
     return rows
+
+
+def _source_uri(f) -> str:
+    return str(Path(f).resolve())
+
+
+def _set_aside_enrolled(ws, subject_id: int, files: list, rows: list[dict]) -> list[int]:
+    """Rows for files already in the face space (found by content, before any decoding); the
+    indexes of the files left to analyse."""
+    digests, first = {}, {}
+    for i, f in enumerate(files):
+        try:
+            digests[i] = file_sha256(f)
+        except OSError:
+            continue      # missing or unreadable: the analysis reports it
+        if digests[i] in first:
+            earlier = files[first[digests[i]]]
+            rows[i].update(status="skipped", reason=f"{f}: the same content as {earlier} in this batch")
+        first.setdefault(digests[i], i)
+    known = ws.duplicates(SPACE, [{"sha256": d, "subject_id": subject_id, "source_uri": _source_uri(files[i])}
+                                  for i, d in digests.items()])
+    todo = []
+    for i in range(len(files)):
+        if rows[i]["status"] == "skipped":
+            continue
+        exc = known.get(digests.get(i))
+        if exc is None:
+            todo.append(i)
+        else:
+            rows[i].update(status="skipped" if isinstance(exc, DuplicateSampleError) else "error", reason=str(exc))
+    return todo
 
 
 def _search_found(ws, found: FileFaces, *, top: int = 5, kinds: Sequence[str] | None = None,
