@@ -80,3 +80,11 @@ def test_batch_exit_status_partial_strict_and_nothing_done(tmp_path):
     all_bad.write_text("id,text,received_at\nC9,银行乱收费,yesterday\n", encoding="utf-8")
     p = run(home, "complaints", "ingest", str(all_bad), check=False)
     assert p.returncode == 2 and p.stderr.splitlines()[-1].startswith(f"error: {all_bad}:2: ")
+
+
+def test_search_of_only_undecodable_recordings_exits_2(tmp_path):
+    bad = tmp_path / "nope.wav"
+    bad.write_bytes(b"not audio at all")
+    p = run(tmp_path / "ws", "voice", "search", str(bad), "--json", check=False)
+    assert p.returncode == 2 and p.stderr.strip() == f"error: {bad}: cannot be decoded as audio (no audio stream found)"
+    assert json.loads(p.stdout)["decision"] == "error"

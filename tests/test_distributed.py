@@ -63,6 +63,8 @@ def test_bare_ray_flag_means_local():
     assert _bare_ray_flag(["screen", "--ray"]) == ["screen", "--ray", "local"]
     assert _bare_ray_flag(["screen", "--ray", "--json"]) == ["screen", "--ray", "local", "--json"]
     assert _bare_ray_flag(["screen", "--ray", "ray://head:10001"]) == ["screen", "--ray", "ray://head:10001"]
+    assert _bare_ray_flag(["screen", "--ray", "10.0.0.5:6379"]) == ["screen", "--ray", "10.0.0.5:6379"]
+    assert _bare_ray_flag(["voice", "enroll", "--ray", "a.wav"]) == ["voice", "enroll", "--ray", "local", "a.wav"]
 
 
 @pytest.mark.slow

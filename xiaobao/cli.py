@@ -1,6 +1,7 @@
 """The ``xiaobao`` command line: a thin layer over the library, one function per command."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -184,12 +185,19 @@ def events(ctx: typer.Context, what: Optional[str] = typer.Option(None, "--what"
     emit(rows, json_out, ["id", "at", "what", "ids", "command"], title="events")
 
 
+_RAY_ADDRESS = re.compile(r"^(local|auto|ray://\S+|[\w.\-]+:\d+)$")
+
+
 def _bare_ray_flag(argv: list[str]) -> list[str]:
-    """``--ray`` may stand alone (a local Ray) or take an address: give the bare form its value."""
+    """``--ray`` may stand alone (a local Ray) or take an address: give the bare form its value.
+
+    Only ``local``, ``auto``, ``ray://...`` or ``HOST:PORT`` after ``--ray`` is an address, so
+    ``voice enroll --ray a.wav b.wav`` keeps ``a.wav`` as a file.
+    """
     out = []
     for i, arg in enumerate(argv):
         out.append(arg)
-        if arg == "--ray" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+        if arg == "--ray" and (i + 1 == len(argv) or not _RAY_ADDRESS.match(argv[i + 1])):
             out.append("local")
     return out
 

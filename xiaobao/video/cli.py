@@ -11,8 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from xiaobao.cli_support import command_line, console, emit, err_console, print_json, workspace_from
-from xiaobao.errors import UserError
+from xiaobao.cli_support import command_line, console, emit, err_console, finish_batch, print_json, workspace_from
 
 
 @contextmanager
@@ -60,9 +59,7 @@ def face_enroll(ctx: typer.Context,
                             allow_low_quality=allow_low_quality, command=command_line(), on_file=step,
                             ray=(True if ray == "local" else ray) if ray else None)
     emit(rows, json_out, ["file", "status", "sample_ids", "faces", "reason"], title=f"face enrolment, subject {subject}")
-    if not any(r["status"] == "enrolled" for r in rows) and any(r["status"] == "error" for r in rows):
-        bad = next(r for r in rows if r["status"] == "error")
-        raise UserError(f"{bad['file']}: {bad['reason']} (nothing enrolled)")
+    finish_batch(len(rows), [f"{r['file']}: {r['reason']}" for r in rows if r["status"] == "error"], "files")
 
 
 def _face_table(result: dict, title: str) -> None:

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from xiaobao.cli_support import command_line, emit, print_json, workspace_from
+from xiaobao.cli_support import command_line, emit, finish_batch, print_json, workspace_from
 
 app = typer.Typer(help="Voiceprints on call recordings: enrol, search, verify, calibrate.", no_args_is_help=True)
 
@@ -68,8 +68,10 @@ def search(ctx: typer.Context, files: List[Path] = typer.Argument(..., help="Rec
     finally:
         if out:
             out.close()
+    failures = [r["error"] for r in rows if r.get("decision") == "error"]
     if json_out:
         print_json(rows[0] if len(rows) == 1 else rows)
+        finish_batch(len(rows), failures, "recordings")
         return
     flat = []
     for r in rows:
@@ -79,6 +81,7 @@ def search(ctx: typer.Context, files: List[Path] = typer.Argument(..., help="Rec
                      "ranges": " ".join(f"{a:.1f}-{b:.1f}" for a, b in r.get("ranges", [])),
                      "note": r.get("error") or r.get("reason", "")})
     emit(flat, False, title="voice search")
+    finish_batch(len(rows), failures, "recordings")
 
 
 @app.command("verify")
