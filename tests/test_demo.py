@@ -30,6 +30,9 @@ def test_demo_end_to_end(tmp_path):
         assert s["steps"]["route"]["cases_opened"] == n
         assert q("SELECT COUNT(*) FROM rings WHERE status = 'promoted'") == 1
         assert ws.get_subject(s["steps"]["promote"]["subject_id"])["kind"] == "agent"
+        c = s["steps"]["check"]                 # a ring member's customer is warned before collection
+        assert c["level"] in ("warn", "intercept") and c["actions"], c
+        assert q(f"SELECT COUNT(*) FROM checks WHERE customer_id = '{c['customer']}' AND asked_by = 'demo'") == 1
     finally:
         ws.close()
     from xiaobao.complaints_engine import sla

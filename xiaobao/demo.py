@@ -244,6 +244,16 @@ def run_demo(out, *, n: int = 1500, rings: int = 8, seed: int = 7, voices: bool 
             pack = evidence.write_evidence_pack(ws, member, out / "evidence")
         done("evidence", f"{pack.relative_to(out)}", t0, complaint=member, path=str(pack))
 
+        # Prevention: before the next collection call to this ring member's customer, ask first.
+        t0 = time.monotonic()
+        customer = store.get_complaint(ws, member).get("customer_id")
+        if customer:
+            from xiaobao.prevention.check import check
+            with step("check", f"Checking customer {customer} before a collection call"):
+                verdict = check(ws, customer, "collection_call", asked_by="demo")
+            done("check", f"{verdict['level']}: {', '.join(verdict['actions']) or '-'}", t0, customer=customer,
+                 level=verdict["level"], actions=verdict["actions"], reasons=verdict["reasons"])
+
         try:
             from xiaobao.reports import build_report, write_dashboard, write_report
         except ImportError:  # reports are an optional part of older installs
@@ -290,6 +300,10 @@ def print_summary(s: dict, console: Console) -> None:
     t.add_row("routed", f"{st['route']['routed']} complaints, {st['route']['cases_opened']} cases with deadlines")
     t.add_row("deadlines", f"at {st['sla']['clock']}: {st['sla']['events']} clock events, "
                           f"{st['sla']['due_2d']} overdue or due within 2 days")
+    if "check" in st:
+        c = st["check"]
+        t.add_row("prevention", f"collection call to customer {c['customer']} → {c['level']}: "
+                                f"{', '.join(c['actions']) or '-'}")
     t.add_row("workspace", s["workspace"])
     t.add_row("evidence", st["evidence"]["path"])
     if "report" in st:
@@ -304,6 +318,9 @@ def print_summary(s: dict, console: Console) -> None:
                 f"xiaobao rings show {st['promote']['ring']}",
                 "xiaobao complaints list --tier high --limit 10",
                 "xiaobao sla list --due-within 2d",
+                *((f"xiaobao customers show {st['check']['customer']}",
+                   f"xiaobao check --customer {st['check']['customer']} --touchpoint collection_call")
+                  if "check" in st else ()),
                 "xiaobao subject list",
                 "see docs/guide.md for the investigator's tasks"):
         console.print(f"  {cmd}")
