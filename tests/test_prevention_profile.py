@@ -88,7 +88,7 @@ def test_profile_gathers_tags_complaints_deadlines_rings_matches_and_checks(buil
     assert {m["other_complaint_id"] for m in p["matches"]} & {"T011", "T012"}
     assert p["checks"][0] == {"id": given["check_id"], "touchpoint": "collection_call", "asked_by": "dialer",
                               "asked_at": p["checks"][0]["asked_at"], "level": "intercept",
-                              "actions": given["actions"], "reasons": given["reasons"]}
+                              "actions": given["actions"], "reasons": given["reasons"], "outcome": None}
     f = p["facts"]
     assert (f["in_ring"], f["rings"], f["complaints"], f["open_complaints"], f["checks_24h"]) == (True, 1, 2, 2, 1)
     assert p["interactions"]["total"] == 0 and p["risk"] is None

@@ -240,3 +240,45 @@ def test_keys_are_hashed_at_rest_scoped_and_revocable(tmp_path):
     assert [e["what"] for e in ws.events() if e["what"].startswith("apikey.")] == ["apikey.create", "apikey.revoke"]
     assert list_keys(ws)[0]["name"] == "crm" and "hash" not in list_keys(ws)[0]
     ws.close()
+
+
+def test_check_outcome_is_recorded_under_the_key_name_and_traced_from_a_later_complaint(server):
+    import datetime as dt
+
+    from xiaobao.complaints_engine.handling_tables import now_local
+
+    c, k = server["client"], server["keys"]
+    ingest, checker = {"X-API-Key": k["dialer"]}, {"X-API-Key": k["checker"]}
+    earlier = (now_local() - dt.timedelta(days=2)).isoformat()
+    assert c.post("/v1/complaints", json=[{"id": "HEED-1", "customer_id": "CU-HEED", "text": "重复扣费",
+                                           "received_at": earlier}], headers=ingest).json()["added"] == 1
+    given = c.post("/v1/check", json={"customer_id": "CU-HEED", "touchpoint": "fee_charge"}, headers=checker).json()
+    assert given["level"] == "warn" and given["check_id"] > 0
+    url = f"/v1/checks/{given['check_id']}/outcome"
+    r = c.post(url, json={"outcome": "overridden", "note": "charged anyway"}, headers=checker)
+    assert r.status_code == 200, r.text
+    rec = r.json()
+    assert (rec["check_id"], rec["outcome"], rec["by"], rec["note"], rec["previous"]) == \
+        (given["check_id"], "overridden", "checker", "charged anyway", None)
+    err = _err(c.post(url, json={"outcome": "shrugged"}, headers=checker), 422, "unknown_outcome")
+    assert err["detail"]["outcomes"] == ["followed", "overridden", "not_contacted"] and "shrugged" in err["message"]
+    assert "424242" in _err(c.post("/v1/checks/424242/outcome", json={"outcome": "followed"}, headers=checker),
+                            404, "not_found")["message"]
+    _err(c.post("/v1/checks/abc/outcome", json={"outcome": "followed"}, headers=checker), 422, "invalid_request")
+    _err(c.post(url, json={"note": "no outcome"}, headers=checker), 422, "invalid_request")
+    _err(c.post(url, json={"outcome": "followed"}), 401, "unauthorized")
+    with Workspace(server["home"]) as ws:
+        rows = ws.conn.execute('SELECT outcome, "by", note FROM check_outcomes WHERE check_id = ?',
+                               (given["check_id"],)).fetchall()
+        events = [e for e in ws.events("prevention.outcome") if e["ids"] == [given["check_id"]]]
+    assert rows == [("overridden", "checker", "charged anyway")]  # the refused requests wrote nothing
+    assert len(events) == 1 and events[0]["command"] == "checker"
+    # a complaint that arrives after the overridden warning is traced back to it
+    later = [{"id": "HEED-2", "customer_id": "CU-HEED", "text": "明知投诉仍扣费", "received_at": now_local().isoformat()}]
+    assert c.post("/v1/complaints", json=later, headers=ingest).json()["added"] == 1
+    profile = c.get("/v1/customers/CU-HEED", headers=ingest).json()
+    assert {x["id"]: x["warnings_before"] for x in profile["complaints"]} == \
+        {"HEED-2": "warned_and_overridden", "HEED-1": "not_warned"}
+    assert profile["checks"][0]["outcome"]["outcome"] == "overridden"
+    spec = c.get("/openapi.json").json()
+    assert "/v1/checks/{check_id}/outcome" in spec["paths"]

@@ -23,7 +23,10 @@ __all__ = [
     "screen",
     "check",
     "customer_profile",
+    "record_outcome",
+    "warnings_before",
     "__version__",
 ]
 from xiaobao.prevention.check import check  # noqa: E402  touchpoint check (logged)
 from xiaobao.prevention.profile import customer_profile  # noqa: E402  the customer view
+from xiaobao.prevention.outcomes import record_outcome, warnings_before  # noqa: E402  was the warning heeded

@@ -62,10 +62,10 @@ app.add_typer(report_app, name="report")
 app.add_typer(alerts_app, name="alerts")
 from xiaobao.demo_cli import demo_command
 app.command("demo")(demo_command)
-from xiaobao.prevention.cli import check_command, customers_app, policies_app
+from xiaobao.prevention.cli import check_app, customers_app, policies_app
 app.add_typer(policies_app, name="policies")
 app.add_typer(customers_app, name="customers")
-app.command("check")(check_command)
+app.add_typer(check_app, name="check")
 from xiaobao.service.cli import keys_app, serve_command
 app.add_typer(keys_app, name="keys")
 app.command("serve")(serve_command)

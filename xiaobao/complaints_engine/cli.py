@@ -77,6 +77,32 @@ def complaints_show(ctx: typer.Context, complaint_id: str, json_out: bool = type
     _print_complaint(c)
 
 
+@complaints_app.command("warnings")
+def complaints_warnings(ctx: typer.Context, complaint_id: str,
+                        days: float = typer.Option(30, "--days", help="How far back before the complaint to look."),
+                        json_out: bool = typer.Option(False, "--json")) -> None:
+    """Was the customer warned before this complaint, and was the warning heeded?
+
+    The touchpoint checks of the complaint's customer in the DAYS before it arrived, with their
+    level, actions and recorded outcome. Example: xiaobao complaints warnings SC000-0000042
+    """
+    from xiaobao.prevention.outcomes import warnings_before
+
+    t = warnings_before(workspace_from(ctx), complaint_id, days=days)
+    if json_out:
+        print_json(t)
+        return
+    console.print(f"{t['complaint_id']} customer {t['customer_id'] or '-'}, received {t['received_at'] or '-'}: "
+                  f"{t['summary']} ({t['warnings']} warnings in {len(t['checks'])} checks over {t['days']:g} days "
+                  "before)", markup=False, highlight=False)
+    if t["checks"]:
+        emit([{**c, "actions": ",".join(c["actions"]), "reasons": "; ".join(c["reasons"]),
+               "outcome": (c["outcome"] or {}).get("outcome"), "outcome_by": (c["outcome"] or {}).get("by"),
+               "note": (c["outcome"] or {}).get("note")} for c in t["checks"]], False,
+             ["id", "asked_at", "touchpoint", "asked_by", "level", "actions", "reasons", "outcome", "outcome_by",
+              "note"], title="checks before the complaint")
+
+
 def _print_complaint(c: dict) -> None:
     score = "not screened" if c.get("risk_score") is None else f"{c['risk_score']:.2f} ({c['risk_tier']})"
     console.print(f"[bold]{c['id']}[/bold]  {c.get('received_at') or ''}  {c.get('channel') or ''}  "

@@ -2,7 +2,8 @@
 
 Tags, complaints (with their SLA decision deadline), rings and who else is in them, watchlist
 and complaint matches of the customer's complaints, the complaint-risk model's tier, recent
-interactions, the last checks and what they answered, and the facts the touchpoint rules see.
+interactions, the last checks, what they answered and what was done with them, and the facts
+the touchpoint rules see.
 Reading a profile logs nothing and changes nothing (besides creating missing tables).
 """
 from __future__ import annotations
@@ -11,7 +12,8 @@ import json
 
 from xiaobao.complaints_engine import store
 from xiaobao.errors import NotFoundError, UserError
-from xiaobao.prevention.facts import customer_facts, ensure_tables, insight_rows
+from xiaobao.prevention.facts import customer_facts, insight_rows
+from xiaobao.prevention.outcomes import ensure_tables, latest_outcomes, trace
 
 RECENT_CHECKS = 20
 RECENT_INTERACTIONS = 5
@@ -70,6 +72,8 @@ def _complaints(ws, customer_id: str) -> list[dict]:
         if d.get("problem"):
             r["deadline_problem"] = d["problem"]
         r["tags"] = tags.get(r["id"], [])
+        # was the customer warned in the 30 days before, and was the warning heeded
+        r["warnings_before"] = trace(ws, customer_id, r["received_at"])["summary"]
     return rows
 
 
@@ -101,11 +105,14 @@ def _matches(ws, customer_id: str) -> list[dict]:
 
 
 def _checks(ws, customer_id: str) -> list[dict]:
+    rows = _rows(ws, "SELECT id, touchpoint, asked_by, asked_at, level, result FROM checks WHERE customer_id = ? "
+                     "ORDER BY id DESC LIMIT ?", (customer_id, RECENT_CHECKS))
+    outcomes = latest_outcomes(ws, [r["id"] for r in rows])
     out = []
-    for r in _rows(ws, "SELECT id, touchpoint, asked_by, asked_at, level, result FROM checks WHERE customer_id = ? "
-                       "ORDER BY id DESC LIMIT ?", (customer_id, RECENT_CHECKS)):
+    for r in rows:
         result = json.loads(r.pop("result") or "{}")
-        out.append({**r, "actions": result.get("actions", []), "reasons": result.get("reasons", [])})
+        out.append({**r, "actions": result.get("actions", []), "reasons": result.get("reasons", []),
+                    "outcome": outcomes.get(r["id"])})
     return out
 
 
@@ -135,9 +142,11 @@ def _risk(ws, customer_id: str) -> dict | None:
 def customer_profile(ws, customer_id: str) -> dict:
     """Everything xiaobao holds on ``customer_id``; NotFoundError if it appears nowhere.
 
-    Keys: customer_id, facts (as the touchpoint rules see them), tags, complaints, rings,
-    matches, risk (the complaint-risk model's row or null), interactions (counts and the latest
-    few) and checks (the last 20, newest first, with the actions and reasons given).
+    Keys: customer_id, facts (as the touchpoint rules see them), tags, complaints (each with
+    ``warnings_before``: the trace summary of the 30 days before it, see
+    :func:`xiaobao.prevention.outcomes.warnings_before`), rings, matches, risk (the
+    complaint-risk model's row or null), interactions (counts and the latest few) and checks
+    (the last 20, newest first, with the actions and reasons given and the latest ``outcome``).
     """
     if not isinstance(customer_id, str) or not customer_id.strip():
         raise UserError("customer id must be a non-empty string")

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from xiaobao import __version__
 from xiaobao.errors import InputError, ModelUnavailableError, NotFoundError, UserError
 from xiaobao.service import keys as keystore
+from xiaobao.prevention.outcomes import OUTCOMES, UnknownOutcomeError, record_outcome
 from xiaobao.prevention.policies import DEFAULT_POLICIES, UnknownTouchpointError
 from xiaobao.prevention.profile import customer_profile
 from xiaobao.service.checks import ensure_tables, logged_check, policy_cache
@@ -76,6 +77,12 @@ class CheckRequest(BaseModel):
     touchpoint: str = Field(min_length=1, max_length=64, examples=["collection_call"])
     context: Optional[dict[str, Any]] = Field(
         None, description="Extra facts for the rules (e.g. contacts_7d); stored facts win on a name clash.")
+
+
+class OutcomeRequest(BaseModel):
+    outcome: str = Field(min_length=1, max_length=32, description="One of: " + ", ".join(OUTCOMES),
+                         examples=["followed"])
+    note: Optional[str] = Field(None, max_length=2000, examples=["customer asked to be called next week"])
 
 
 class TextLookup(BaseModel):
@@ -208,6 +215,14 @@ def create_app(home_or_ws=None, policies_file=None, max_body_bytes: int = DEFAUL
                                 asked_by=key["name"])
         except UnknownTouchpointError as exc:
             raise ApiError(422, "unknown_touchpoint", str(exc), {"touchpoints": exc.touchpoints}) from None
+
+    @app.post("/v1/checks/{check_id}/outcome", tags=["prevention"],
+              summary="Record what was done with a check's warning: followed, overridden, not_contacted.")
+    async def check_outcome(check_id: int, req: OutcomeRequest, key: dict = Depends(require("check"))):
+        try:
+            return record_outcome(workspaces.get(), check_id, req.outcome, by=key["name"], note=req.note)
+        except UnknownOutcomeError as exc:
+            raise ApiError(422, "unknown_outcome", str(exc), {"outcomes": exc.outcomes}) from None
 
     @app.get("/v1/customers/{customer_id}", tags=["prevention"],
              summary="The customer profile: tags, complaints, rings, matches, checks.")
