@@ -11,12 +11,15 @@ from typing import List, Optional
 
 import typer
 
-from xiaobao.cli_support import command_line, console, emit, print_json, workspace_from
+from xiaobao.cli_support import command_line, console, emit, lazy_module, print_json, workspace_from
 from xiaobao.errors import InputError
-from xiaobao.complaints_engine import cases as cases_mod
-from xiaobao.complaints_engine import evidence as evidence_mod
-from xiaobao.complaints_engine import routing, sla
-from xiaobao.complaints_engine.validity import check_validity
+
+# Imported on first use: routing, validity and evidence load rule-engine, which is slow to import.
+cases_mod = lazy_module("xiaobao.complaints_engine.cases")
+evidence_mod = lazy_module("xiaobao.complaints_engine.evidence")
+routing = lazy_module("xiaobao.complaints_engine.routing")
+sla = lazy_module("xiaobao.complaints_engine.sla")
+validity = lazy_module("xiaobao.complaints_engine.validity")
 
 rules_app = typer.Typer(help="Routing rules files.", no_args_is_help=True)
 sla_app = typer.Typer(help="Deadline clock: tick events, due list, pause/resume, extensions.", no_args_is_help=True)
@@ -180,7 +183,7 @@ def cases_action(ctx: typer.Context, case: str, action: str, at: Optional[str] =
 def validity_check(ctx: typer.Context, complaint_ids: List[str], json_out: bool = _JSON) -> None:
     """Run the validity checks on complaints and store the verdicts. Example: xiaobao validity check C1 C2"""
     ws = workspace_from(ctx)
-    results = [check_validity(ws, cid, command=command_line()) for cid in complaint_ids]
+    results = [validity.check_validity(ws, cid, command=command_line()) for cid in complaint_ids]
     if json_out:
         print_json(results)
         return
