@@ -282,3 +282,45 @@ def test_check_outcome_is_recorded_under_the_key_name_and_traced_from_a_later_co
     assert profile["checks"][0]["outcome"]["outcome"] == "overridden"
     spec = c.get("/openapi.json").json()
     assert "/v1/checks/{check_id}/outcome" in spec["paths"]
+
+
+@pytest.mark.slow
+def test_voice_lookup_over_http_names_the_enrolled_caller(server, tmp_path):
+    """A recording uploaded over HTTP is decoded, embedded and searched like `xiaobao voice search`."""
+    from xiaobao.voiceprint import enroll_files
+    from xiaobao.voiceprint.embedders import RESEMBLYZER_SPACE
+
+    def speak(voice, text, path):
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True)
+        return path
+
+    enrol = [speak("en+f2", "Hello, I am calling about the loan on my account, the interest is far too high.",
+                   tmp_path / "li_1.wav"),
+             speak("en+f2", "My card number ends in four five six, please stop the collection calls today.",
+                   tmp_path / "li_2.wav")]
+    other = speak("en-us+m7", "Hello, I am calling about the loan on my account, the interest is far too high.",
+                  tmp_path / "wang.wav")
+    with Workspace(server["home"]) as ws:
+        li = ws.add_subject("agent Li", kind="agent")
+        wang = ws.add_subject("agent Wang", kind="agent")
+        enroll_files(ws, li, enrol[:1])
+        enroll_files(ws, wang, [other])
+    import imageio_ffmpeg
+
+    call = tmp_path / "call.mp3"   # li's other call, never enrolled; MP3 keeps it under the body limit
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(enrol[1]), "-b:a", "32k",
+                    str(call)], check=True)
+    assert call.stat().st_size < MAX_BODY
+    c, key = server["client"], {"X-API-Key": server["keys"]["dialer"]}
+    with open(call, "rb") as fh:
+        r = c.post("/v1/lookup/voice", files={"file": ("call.mp3", fh, "audio/mpeg")}, data={"top": "2"}, headers=key)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert res["file"] == "call.mp3" and res["space"] == RESEMBLYZER_SPACE and res["speech_seconds"] > 1.5
+    assert [m["subject_id"] for m in res["matches"]][:1] == [li], res["matches"]
+    assert res["matches"][0]["score"] > res["matches"][1]["score"]
+    err = _err(c.post("/v1/lookup/voice", files={"file": ("broken.wav", b"RIFF nonsense", "audio/wav")},
+                      headers=key), 422, "invalid_input")
+    assert err["message"].startswith("broken.wav")
+    _err(c.post("/v1/lookup/voice", files={"file": ("call.wav", b"x", "audio/wav")},
+                headers={"X-API-Key": server["keys"]["checker"]}), 403, "forbidden")
