@@ -65,6 +65,35 @@ def test_version_and_help(tmp_path):
     assert "Example" in run(tmp_path, "--help").stdout
 
 
+def _commands(cmd, path=()):
+    yield path
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from _commands(sub, path + (name,))
+
+
+def test_every_command_help_shows_an_example(tmp_path):
+    """Groups and leaf commands alike: `xiaobao X --help` names a command line to copy."""
+    import typer.main
+    from typer.testing import CliRunner
+    from xiaobao.cli import app
+
+    runner = CliRunner()
+    paths = list(_commands(typer.main.get_command(app)))
+    assert len(paths) > 50  # the walk reached the sub-commands, not just the root
+    missing = []
+    for path in paths:
+        out = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert out.exit_code == 0, (path, out.output)
+        if "Example:" not in out.output:
+            missing.append(" ".join(path))
+    assert missing == []
+
+
+def test_shell_completion_is_offered(tmp_path):
+    out = run(tmp_path, "--show-completion", "bash", check=False)
+    assert out.returncode == 0 and "complete" in out.stdout and "xiaobao" in out.stdout.lower()
+
+
 def test_batch_exit_status_partial_strict_and_nothing_done(tmp_path):
     """Bad rows are listed and skipped: exit 0, 1 with --strict, 2 when no row could be loaded."""
     home = tmp_path / "ws"

@@ -21,7 +21,8 @@ app = typer.Typer(
 )
 subject_app = typer.Typer(help="Known people: proxy agents, our own staff, customers.", no_args_is_help=True)
 index_app = typer.Typer(help="The vector indexes: stats, verify against the registry, rebuild.", no_args_is_help=True)
-eval_app = typer.Typer(help="Evaluate matching accuracy on labelled data.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate matching accuracy on labelled data.\n\n"
+                          "Example: xiaobao eval voice --data fsdd/ --labels fsdd/labels.csv --label-column speaker", no_args_is_help=True)
 app.add_typer(subject_app, name="subject")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")

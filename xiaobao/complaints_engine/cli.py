@@ -14,7 +14,8 @@ complaints_app = typer.Typer(help="Inbound complaints: ingest files, list and sh
 tags_app = typer.Typer(help="消保 tags: the vocabulary, and tags per complaint and per customer.", no_args_is_help=True)
 rings_app = typer.Typer(help="Candidate proxy rings found by screening: list, show, promote to an agent.",
                         no_args_is_help=True)
-synth_app = typer.Typer(help="Synthetic data for demos, tests and benchmarks.", no_args_is_help=True)
+synth_app = typer.Typer(help="Synthetic data for demos, tests and benchmarks.\n\n"
+                            "Example: xiaobao synth complaints --n 5000 --rings 20 --seed 7 day.csv", no_args_is_help=True)
 
 LIST_COLUMNS = ["id", "channel", "customer_id", "risk_score", "risk_tier", "tags"]
 

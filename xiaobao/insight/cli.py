@@ -12,9 +12,11 @@ import typer
 
 from xiaobao.cli_support import console, emit, err_console, finish_batch, print_json, workspace_from
 
-interactions_app = typer.Typer(help="Interaction records: calls, chats, app messages, collection logs.",
+interactions_app = typer.Typer(help="Interaction records: calls, chats, app messages, collection logs.\n\n"
+                                    "Example: xiaobao interactions ingest calls_2026-03.csv",
                                no_args_is_help=True)
-quality_app = typer.Typer(help="Service-quality inspection of interactions against YAML rules.", no_args_is_help=True)
+quality_app = typer.Typer(help="Service-quality inspection of interactions against YAML rules.\n\n"
+                               "Example: xiaobao quality run --from 2026-03-01 --to 2026-03-31", no_args_is_help=True)
 risk_app = typer.Typer(help="Complaint-risk prediction: train, score, list.", no_args_is_help=True)
 
 

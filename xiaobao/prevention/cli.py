@@ -14,7 +14,8 @@ from xiaobao.prevention.policies import load_policies
 from xiaobao.prevention.profile import customer_profile
 
 policies_app = typer.Typer(help="Touchpoint policies.", no_args_is_help=True)
-customers_app = typer.Typer(help="Customers: the profile an agent sees before acting.", no_args_is_help=True)
+customers_app = typer.Typer(help="Customers: the profile an agent sees before acting.\n\n"
+                                "Example: xiaobao customers show CU000123", no_args_is_help=True)
 # `xiaobao check --customer ... --touchpoint ...` runs a check; `xiaobao check outcome ID` records its outcome.
 check_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 _LEVEL_STYLE = {"none": "green", "notice": "cyan", "warn": "yellow", "intercept": "bold red"}

@@ -10,7 +10,8 @@ import typer
 from xiaobao.cli_support import console, emit, print_json, workspace_from
 from xiaobao.service.limits import DEFAULT_MAX_BODY
 
-keys_app = typer.Typer(help="API keys for the HTTP service (hashed at rest, scoped).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for the HTTP service (hashed at rest, scoped).\n\n"
+                           "Example: xiaobao keys create collection-dialer --scope check", no_args_is_help=True)
 
 
 @keys_app.command("create")
@@ -34,7 +35,10 @@ def keys_create(ctx: typer.Context, name: str = typer.Argument(..., help="Who us
 
 @keys_app.command("list")
 def keys_list(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
-    """Every key with its prefix, scopes and state (never the secret)."""
+    """Every key with its prefix, scopes and state (never the secret).
+
+    Example: xiaobao keys list --json
+    """
     from xiaobao.service.keys import list_keys
 
     rows = list_keys(workspace_from(ctx))
@@ -45,7 +49,10 @@ def keys_list(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")
 
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context, key_id: int = typer.Argument(..., metavar="ID")) -> None:
-    """Revoke a key; requests with it are refused from the next one on."""
+    """Revoke a key; requests with it are refused from the next one on.
+
+    Example: xiaobao keys revoke 3
+    """
     from xiaobao.service.keys import revoke_key
 
     row = revoke_key(workspace_from(ctx), key_id)

@@ -13,7 +13,8 @@ import typer
 from xiaobao.cli_support import command_line, console, emit, err_console, finish_batch, print_json, workspace_from
 from xiaobao.errors import UserError
 
-app = typer.Typer(help="Complaint letters: templates, shared contact artifacts and writing style.",
+app = typer.Typer(help="Complaint letters: templates, shared contact artifacts and writing style.\n\n"
+                       "Example: xiaobao text search complaint.txt --top 3",
                   no_args_is_help=True)
 
 _SPACE = typer.Option("text/char-ngram@1", "--space",

@@ -27,7 +27,8 @@ def _progress(what: str, total: int | None):
         yield lambda *_: bar.advance(task)
 
 face_app = typer.Typer(help="Faces in photos and videos: enrol, search the watchlist.", no_args_is_help=True)
-video_app = typer.Typer(help="Videos: faces and the voice of the audio track, in one search.", no_args_is_help=True)
+video_app = typer.Typer(help="Videos: faces and the voice of the audio track, in one search.\n\n"
+                             "Example: xiaobao video search kyc_call.mp4 --evidence case42/ --json", no_args_is_help=True)
 
 _FPS = typer.Option(2.0, "--fps", help="Video frames sampled per second (0: every frame).")
 _MAX = typer.Option(1200, "--max-frames", help="Stop a video after this many sampled frames.")
