@@ -188,3 +188,27 @@ def test_verify_uses_workspace_thresholds(voices, ws):
     same = verify_voice(ws, voices["zhao"][0], voices["zhao"][1])
     diff = verify_voice(ws, voices["zhao"][0], voices["wang"][0])
     assert same["decision"] == "match" and diff["decision"] == "none" and same["score"] > diff["score"]
+
+
+def test_watchlisted_caller_resembling_staff_is_not_set_aside(voices, tmp_path):
+    # Default (uncalibrated) thresholds: wang's synthetic voice reaches `possible` against the staff
+    # voice, but it is closer to wang's own enrolment, so his windows stay the caller's.
+    w = Workspace(tmp_path / "ws_default")
+    try:
+        staff = w.add_subject("agent desk 7", kind="staff")
+        wang = w.add_subject("wang", kind="agent")
+        enroll_files(w, staff, voices["staff"][:1])
+        enroll_files(w, wang, voices["wang"][:1])
+        _, possible = w.thresholds(RESEMBLYZER_SPACE)
+        c, sr = sf.read(str(voices["wang"][1]), dtype="float32")
+        v = get_embedder().embed([read_speech(voices["staff"][0]).samples, read_speech(voices["wang"][1]).samples])
+        assert v[0] @ v[1] >= possible          # the case this guards: caller resembles staff
+        s, _ = sf.read(str(voices["staff"][1]), dtype="float32")
+        call = tmp_path / "call.wav"
+        sf.write(str(call), np.concatenate([s, np.zeros(sr // 2, np.float32), c]), sr)
+        r = search_voice(w, call)
+        assert r["decision"] == "match" and r["matches"][0]["subject"] == "wang"
+        assert r["staff_ranges"] and r["staff_ranges"][0][0] < 1.0
+        assert r["time_ranges"][-1][1] > len(s) / sr + 3
+    finally:
+        w.close()

@@ -208,9 +208,12 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
     keep = list(range(len(wins)))
     staff_ranges = []
     if staff:
-        hits = ws.search(emb.space, vecs, k=1, kinds=["staff"], command=command, log=False)
+        # A window is our staff's only if its best match over everyone enrolled is a staff member
+        # at the `possible` level: a watchlisted caller who merely resembles a staff voice scores
+        # higher against his own enrolment and must not be set aside (that would hide the hit).
+        hits = ws.search(emb.space, vecs, k=1, command=command, log=False)
         _, possible = ws.thresholds(emb.space)
-        keep = [i for i, h in enumerate(hits) if not (h and h[0].score >= possible)]
+        keep = [i for i, h in enumerate(hits) if not (h and h[0].subject_kind == "staff" and h[0].score >= possible)]
         staff_ranges = [r for i in range(len(wins)) if i not in keep for r in sp.original_range(*wins[i])]
     caller_s = sum(wins[i][1] - wins[i][0] for i in keep) / TARGET_RATE if keep else 0.0
     ranges = [r for i in keep for r in sp.original_range(*wins[i])]
