@@ -218,6 +218,7 @@ def test_video_search_matches_the_voice_of_the_audio_track(clips, tmp_path, emb)
         res = search_video(ws, video, embedder=emb)
         assert res["voice"]["decision"] in ("match", "possible"), res["voice"]
         assert res["voice"]["matches"][0]["subject_id"] == sid
+        assert res["voice"]["file"] == str(video) and res["voice"]["time_ranges"]   # the video, not a temp WAV
         assert res["decision"] in ("match", "possible")
     finally:
         ws.close()

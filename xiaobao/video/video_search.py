@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from xiaobao.errors import InputError
+
 from .audio import extract_audio
 from .embedder import DlibFaceEmbedder
 from .media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, kind_of
@@ -33,7 +35,12 @@ def search_voice_track(ws, path, *, top: int = 5, kinds: Sequence[str] | None = 
             from xiaobao.voiceprint import search_voice  # the voiceprint package's public search
         except ImportError as exc:
             return {"decision": "insufficient", "reason": f"voice search unavailable ({exc})", "matches": []}
-        return search_voice(ws, wav, top=top, kinds=kinds, exclude_kinds=exclude_kinds, command=command)
+        try:
+            found = search_voice(ws, wav, top=top, kinds=kinds, exclude_kinds=exclude_kinds, command=command)
+        except InputError as exc:   # name the video, not the temporary WAV that disappears with this block
+            raise InputError(path, f"audio track: {exc.reason}") from exc
+    # The result names the video (the evidence an investigator has), not the temporary WAV.
+    return {**found, "file": str(path)}
 
 
 def search_video(ws, path, *, top: int = 5, fps: float = DEFAULT_FPS, max_frames: int | None = DEFAULT_MAX_FRAMES,
