@@ -236,7 +236,8 @@ def test_evaluation_counts_no_face_as_an_error(emb, tmp_path, photos):
     labels = _labelled_set(tmp_path, photos)
     r = evaluate_faces(tmp_path, labels, "person", enroll=1, embedder=emb)
     # natural order: a/1, a/2, a/10, a/11 -> a/1 enrols; probes a/2, a/10, a/11 (no face), g/2, g/3, g/4.mp4
-    assert r["n_identities"] == 2 and r["n_trials"] == 6 and r["no_face"] == 1
+    assert r["n_identities"] == 2 and r["n_tests"] == 6 and r["no_face"] == 1
+    assert r["n_trials"] == 6 * 2          # every probe against every identity, as in `eval voice`
     assert r["top1"] == pytest.approx(5 / 6, abs=1e-4)
     assert 0.0 <= r["eer"] <= 0.5
 
@@ -251,7 +252,7 @@ def test_cli_eval_face_and_bad_input_exit_codes(tmp_path, photos, monkeypatch):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert {"eer", "top1", "n_identities", "n_trials", "no_face"} <= set(data)
-    assert data["n_trials"] == 4 and data["no_face"] == 1 and data["top1"] == pytest.approx(3 / 4)
+    assert data["n_tests"] == 4 and data["n_trials"] == 8 and data["no_face"] == 1 and data["top1"] == pytest.approx(3 / 4)
 
     bad = runner.invoke(app, ["eval", "face", "--data", str(tmp_path), "--labels", str(labels),
                               "--label-column", "nope"])

@@ -69,7 +69,8 @@ def eer(genuine: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
 def evaluate_faces(data_dir, labels_csv, label_column: str, enroll: int = 1, file_column: str | None = None,
                    embedder: DlibFaceEmbedder | None = None, fps: float = DEFAULT_FPS,
                    on_item: Callable[[str, str | None], None] | None = None) -> dict:
-    """Run the evaluation; returns ``eer``, ``top1``, ``n_identities``, ``n_trials``, ``no_face`` and details.
+    """Run the evaluation; returns ``eer``, ``top1``, ``n_identities``, ``n_trials`` (probe x identity
+    pairs scored for the EER), ``n_tests`` (probes), ``no_face`` and details.
 
     Items may be photos or videos (a video counts as its dominant face track, sampled at ``fps``).
     Unreadable files are reported in ``bad_files`` and counted like ``no_face`` (errors).
@@ -147,7 +148,10 @@ def evaluate_faces(data_dir, labels_csv, label_column: str, enroll: int = 1, fil
         "eer_threshold": round(thr, 4),
         "top1": round(correct / len(probes), 4),
         "n_identities": len(ids),
-        "n_trials": len(probes),
+        # As in `eval voice`: trials are the probe-vs-identity pairs the EER is computed over;
+        # tests are the probe images (top-1 is over these).
+        "n_trials": len(genuine) + len(impostor),
+        "n_tests": len(probes),
         "n_enrolled": len(gallery),
         "no_face": no_face,
         "no_face_enrol": no_face_enrol,
