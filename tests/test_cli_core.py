@@ -32,7 +32,10 @@ def test_subject_commands(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["subject", "add", "x", "--kind", "villain"], "kind 'villain'"),
-    (["subject", "show", "42"], "subject 42 does not exist"),
+    (["subject", "show", "42"], "subject 42 does not exist (see the ids: xiaobao subject list)"),
+    (["rings", "show", "R-9"], "no ring R-9 (see the rings: xiaobao rings list)"),
+    (["complaints", "show", "NOPE"], "(see the ids: xiaobao complaints list)"),
+    (["keys", "revoke", "9"], "(see the ids: xiaobao keys list)"),
     (["index", "rebuild", "face/none@1"], "unknown space"),
     (["purge", "--older-than", "-1"], "--older-than"),
 ])

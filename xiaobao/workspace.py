@@ -192,7 +192,7 @@ class Workspace:
     def get_subject(self, subject_id: int) -> dict:
         row = self.conn.execute("SELECT * FROM subjects WHERE id = ?", (int(subject_id),)).fetchone()
         if row is None:
-            raise NotFoundError(f"subject {subject_id} does not exist")
+            raise NotFoundError(f"subject {subject_id} does not exist (see the ids: xiaobao subject list)")
         cols = [d[0] for d in self.conn.execute("SELECT * FROM subjects LIMIT 0").description]
         subject = dict(zip(cols, row))
         subject["meta"] = json.loads(subject["meta"]) if subject["meta"] else None
@@ -315,7 +315,7 @@ class Workspace:
             f"SELECT id FROM subjects WHERE id IN ({','.join('?' * len(subject_ids))})", subject_ids)}
         missing = [s for s in subject_ids if s not in known]
         if missing:
-            raise NotFoundError(f"subject {missing[0]} does not exist")
+            raise NotFoundError(f"subject {missing[0]} does not exist (see the ids: xiaobao subject list)")
         now = utcnow()
         with self._space_lock(space):
             prev_gen = self._generation(space)
@@ -414,7 +414,7 @@ class Workspace:
     def sample(self, sample_id: int, with_vector: bool = False) -> dict:
         row = self.db.execute("SELECT * FROM samples WHERE id = ?", [int(sample_id)]).fetchone()
         if row is None:
-            raise NotFoundError(f"sample {sample_id} does not exist")
+            raise NotFoundError(f"sample {sample_id} does not exist (a subject's samples: xiaobao subject show ID)")
         cols = [d[0] for d in self.conn.execute("SELECT * FROM samples LIMIT 0").description]
         d = dict(zip(cols, row))
         d["meta"] = json.loads(d["meta"]) if d["meta"] else None

@@ -171,7 +171,7 @@ def show_ring(ws, ring_id) -> dict:
     store.ensure_tables(ws)
     rows = store.query(ws, "SELECT * FROM rings WHERE id = ?", (rid,))
     if not rows:
-        raise NotFoundError(f"no ring {ring_label(rid)}")
+        raise NotFoundError(f"no ring {ring_label(rid)} (see the rings: xiaobao rings list)")
     ring = rows[0]
     ring["ring"] = ring_label(rid)
     ring["evidence"] = json.loads(ring["evidence"] or "{}")

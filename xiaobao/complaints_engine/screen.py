@@ -83,7 +83,7 @@ def screen(ws, *, since: str | None = None, complaint_id: str | None = None, wor
     conn = ws.db.conn
     if complaint_id is not None and not conn.execute("SELECT 1 FROM complaints WHERE id = ?",
                                                      (complaint_id,)).fetchone():
-        raise NotFoundError(f"no complaint with id {complaint_id!r}")
+        raise NotFoundError(f"no complaint with id {complaint_id!r} (see the ids: xiaobao complaints list)")
     report = ScreenReport()
     report.featurized = _featurize(ws, workers, chunk_size, progress, ray=ray)
     report.attachments = _embed_attachments(ws, progress, ray=ray)

@@ -206,7 +206,7 @@ def get_complaint(ws, complaint_id: str) -> dict:
     ensure_tables(ws)
     rows = query(ws, "SELECT * FROM complaints WHERE id = ?", (complaint_id,))
     if not rows:
-        raise NotFoundError(f"no complaint with id {complaint_id!r}")
+        raise NotFoundError(f"no complaint with id {complaint_id!r} (see the ids: xiaobao complaints list)")
     out = decode_complaint(rows[0])
     out["tags"] = [r["tag"] for r in query(
         ws, "SELECT DISTINCT tag FROM complaint_tags WHERE complaint_id = ? ORDER BY tag",

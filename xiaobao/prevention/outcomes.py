@@ -190,7 +190,7 @@ def warnings_before(ws, complaint_id: str, days: float = DEFAULT_DAYS) -> dict:
     ensure_tables(ws)
     row = store.query(ws, "SELECT id, customer_id, received_at FROM complaints WHERE id = ?", (complaint_id,))
     if not row:
-        raise NotFoundError(f"complaint {complaint_id!r} is unknown")
+        raise NotFoundError(f"complaint {complaint_id!r} is unknown (see the ids: xiaobao complaints list)")
     c = row[0]
     return {"complaint_id": c["id"], "customer_id": c["customer_id"], "received_at": c["received_at"],
             "days": days, **trace(ws, c["customer_id"], c["received_at"], days)}

@@ -106,7 +106,7 @@ def revoke_key(ws, key_id: int) -> dict:
     with ws.transaction():
         row = ws.conn.execute("SELECT name, revoked_at FROM api_keys WHERE id = ?", (int(key_id),)).fetchone()
         if row is None:
-            raise NotFoundError(f"no API key with id {key_id}")
+            raise NotFoundError(f"no API key with id {key_id} (see the ids: xiaobao keys list)")
         if row[1]:
             raise UserError(f"API key {key_id} ({row[0]}) was already revoked at {row[1]}")
         ws.conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (_now(), int(key_id)))
