@@ -10,7 +10,7 @@ import typer
 from xiaobao.cli_support import console, emit, print_json, workspace_from
 from xiaobao.prevention.check import check
 from xiaobao.prevention.outcomes import OUTCOMES, record_outcome
-from xiaobao.prevention.policies import load_policies
+from xiaobao.prevention.policies import context_facts, load_policies
 from xiaobao.prevention.profile import customer_profile
 
 policies_app = typer.Typer(help="Touchpoint policies.", no_args_is_help=True)
@@ -27,6 +27,9 @@ def policies_check(file: Path) -> None:
     pol = load_policies(file)
     console.print(f"{file}: ok, {sum(len(r) for r in pol.values())} rules over {len(pol)} touchpoints "
                   f"({', '.join(pol)})", markup=False)
+    for tp, i, names in context_facts(pol):
+        console.print(f"note: touchpoint {tp} rule {i} reads {', '.join(names)}, not a stored fact: "
+                      f"every check must pass it in context (or fix the spelling)", markup=False)
 
 
 @check_app.callback()

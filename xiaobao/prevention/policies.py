@@ -44,7 +44,6 @@ def load_policies(path) -> dict:
         raise InputError(path, "expected a mapping with 'touchpoints'")
     import rule_engine  # here, not at import: building its parser costs ~0.35 s of every CLI start
 
-    ctx = rule_engine.Context(default_value=None)
     out = {}
     for tp, rules in raw["touchpoints"].items():
         if rules is not None and not isinstance(rules, list):
@@ -58,11 +57,28 @@ def load_policies(path) -> dict:
             if not isinstance(actions, list):
                 raise InputError(path, f"touchpoint {tp} rule {i}: actions must be a list")
             try:
-                rule = rule_engine.Rule(str(r.get("when", "true")), context=ctx)
+                # one context per rule, so its .symbols are the facts this rule reads
+                rule = rule_engine.Rule(str(r.get("when", "true")), context=rule_engine.Context(default_value=None))
             except rule_engine.errors.EngineError as exc:
-                raise InputError(path, f"touchpoint {tp} rule {i}: bad condition: {exc}") from None
+                raise InputError(path, f"touchpoint {tp} rule {i}: bad condition {r.get('when')!r}: "
+                                       f"{getattr(exc, 'message', exc)}") from None
             parsed.append((level, rule, [str(a) for a in actions], str(r.get("reason", ""))))
         out[str(tp)] = parsed
+    return out
+
+
+def context_facts(policies: dict) -> list[tuple[str, int, list[str]]]:
+    """(touchpoint, rule number, names) of rules that read facts the workspace does not store.
+
+    Such a name must come in every caller's ``context``; without it the check fails, so
+    ``xiaobao policies check`` lists them (a misspelt fact shows up here too).
+    """
+    out = []
+    for tp, rules in policies.items():
+        for i, (_level, rule, _actions, _reason) in enumerate(rules):
+            names = sorted(set(rule.context.symbols) - set(FACT_DEFAULTS))
+            if names:
+                out.append((tp, i, names))
     return out
 
 
