@@ -81,3 +81,40 @@ def test_ecapa_without_a_folder_says_where_weights_go(tmp_path, monkeypatch):
         get_embedder("ecapa")
     with pytest.raises(ModelUnavailableError, match="hyperparams.yaml"):
         get_embedder("ecapa", tmp_path)
+
+
+def test_ecapa_folder_through_the_cli(ecapa_dir, tmp_path, monkeypatch):
+    # What a user types: --backend ecapa --model-dir DIR on enrol, search and verify (spoken audio).
+    import json
+    import shutil
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from xiaobao.cli import app
+
+    assert shutil.which("espeak-ng"), "espeak-ng is missing: run `make system-packages`"
+    monkeypatch.delenv("XIAOBAO_ECAPA_DIR", raising=False)
+    d, _ = ecapa_dir
+    wavs = []
+    for i, text in enumerate(["I am calling about the loan on my account and the interest charged.",
+                              "Please stop the collection calls to my mother, she is not the borrower."]):
+        wavs.append(tmp_path / f"call{i}.wav")
+        subprocess.run(["espeak-ng", "-v", "en+f2", "-s", "150", "-w", str(wavs[-1]), text], check=True)
+    home = ["--home", str(tmp_path / "ws")]
+    ecapa = ["--backend", "ecapa", "--model-dir", str(d)]
+    run = CliRunner().invoke
+    sid = run(app, home + ["subject", "add", "caller", "--kind", "agent"]).stdout.strip()
+    r = run(app, home + ["voice", "enroll", "--subject", sid, str(wavs[0]), "--json"] + ecapa)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)[0]["status"] == "enrolled"
+    r = run(app, home + ["voice", "search", str(wavs[1]), "--json"] + ecapa)
+    assert r.exit_code == 0, r.output
+    found = json.loads(r.stdout)
+    assert found["space"] == ECAPA_SPACE and found["matches"][0]["subject_id"] == int(sid)
+    r = run(app, home + ["voice", "verify", str(wavs[0]), str(wavs[1]), "--json"] + ecapa)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["space"] == ECAPA_SPACE
+    # the resemblyzer space was never touched: each embedder is its own space
+    with Workspace(tmp_path / "ws") as ws:
+        assert [s["name"] for s in ws.spaces()] == [ECAPA_SPACE]
