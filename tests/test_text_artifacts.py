@@ -119,3 +119,9 @@ def test_lexicon_is_a_data_file_users_extend(tmp_path):
     bad.write_text("phrases: [{category: x}]\n", encoding="utf-8")
     with pytest.raises(InputError, match="bad.yaml: phrases entry 1 has no 'phrase'"):
         load_lexicon(bad)
+
+
+def test_org_names_stop_at_two_character_conjunctions():
+    arts = extract_artifacts("请联系北京某某律师事务所，或者深圳债务优化咨询有限公司，而且上海某某法务咨询有限公司也行。")
+    assert [a.value for a in arts if a.kind == "org"] == [
+        "北京某某律师事务所", "深圳债务优化咨询有限公司", "上海某某法务咨询有限公司"]

@@ -52,6 +52,8 @@ _DATE_YM = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})年([0-9]{1,2})月(?![0-9])
 _DATE_MD = re.compile(r"(?<![0-9年./-])([0-9]{1,2})月([0-9]{1,2})[日号](?![0-9])")
 # Characters that end an organisation name when walking left from its suffix.
 _ORG_STOP = set("的了是在我你他她们请向给和与及或被把让由经找跟对从为到说称叫过系托这那该个要去将把并都也就还又再已")
+#: Two-character words a name never runs across ("或者深圳某某公司" names 深圳某某公司).
+_ORG_STOP_WORDS = ("或者", "而且", "所以", "如果", "然后", "之后", "以后", "只要", "不然")
 _ORG_MAX = 18
 
 
@@ -255,7 +257,8 @@ def _orgs(folded: str, lexicon: Lexicon) -> list[tuple[str, str, int, int, str]]
     out = []
     for m in lexicon.org_pattern.finditer(folded):
         s = m.start()
-        while s > 0 and m.start() - s < _ORG_MAX and _is_name_char(folded[s - 1]):
+        while s > 0 and m.start() - s < _ORG_MAX and _is_name_char(folded[s - 1]) \
+                and folded[max(0, s - 2):s] not in _ORG_STOP_WORDS:
             s -= 1
         name = folded[s:m.start()].strip("()")
         if len(name) < 2:
