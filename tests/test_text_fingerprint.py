@@ -179,3 +179,4 @@ def test_cli_end_to_end(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no column 'body'" in bad.stderr
     bad = run("text", "enroll", "--subject", sid, str(tmp_path / "missing.txt"), ok=False)
     assert bad.returncode == 2 and "missing.txt" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.stderr.count("missing.txt") == 1  # the file is named once, then what is wrong

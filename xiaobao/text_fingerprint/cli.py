@@ -35,7 +35,9 @@ def _letters(files: List[Path] | None, text: Optional[str]) -> tuple[list[tuple[
         try:
             good.append((str(f), read_letter(f)))
         except UserError as exc:
-            bad.append({"source": str(f), "status": "error", "reason": str(exc), "sample_ids": []})
+            # the row names the file already: keep only what is wrong with it
+            bad.append({"source": str(f), "status": "error", "reason": getattr(exc, "reason", str(exc)),
+                        "sample_ids": []})
     return good, bad
 
 
