@@ -166,6 +166,7 @@ def test_cli_enroll_search_verify_calibrate(voices, tmp_path):
                   "--top", "2", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert r.stdout.startswith("[") and json.loads(r.stdout) == rows   # nothing but the JSON on stdout
     assert [x["matches"][0]["subject"] for x in rows] == ["agent Li", "agent Zhao"]
     assert rows[0]["decision"] == "match" and rows[0]["ranges"] and rows[0]["speech_seconds"] > 4
     assert rows[0]["time_ranges"] == rows[0]["ranges"]

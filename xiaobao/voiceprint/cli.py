@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from xiaobao.cli_support import command_line, emit, finish_batch, print_json, workspace_from
+from xiaobao.cli_support import command_line, emit, err_console, finish_batch, print_json, workspace_from
 
 app = typer.Typer(help="Voiceprints on call recordings: enrol, search, verify, calibrate.", no_args_is_help=True)
 
@@ -57,7 +57,8 @@ def search(ctx: typer.Context, files: List[Path] = typer.Argument(..., help="Rec
     rows = []
     out = open(jsonl, "w", encoding="utf-8") if jsonl else None
     try:
-        with Progress(transient=True, disable=len(todo) < 2) as prog:
+        # The bar goes to stderr, so --json on stdout stays exactly the JSON.
+        with Progress(console=err_console, transient=True, disable=len(todo) < 2) as prog:
             task = prog.add_task("recordings", total=len(todo))
             for row in search_files(ws, todo, top=top, backend=backend, model_dir=model_dir, channel=channel,
                                     min_speech=min_speech, command=command_line()):
