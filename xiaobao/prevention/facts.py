@@ -16,6 +16,7 @@ import weakref
 
 from xiaobao.complaints_engine import store
 from xiaobao.complaints_engine.handling_tables import now_local
+from xiaobao.errors import InputError
 
 CHECKS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS checks (
@@ -121,6 +122,9 @@ def merge_context(stored: dict, context: dict | None) -> dict:
     facts = {**context, **stored}
     for name in CALLER_COUNTS:
         given = context.get(name)
-        if isinstance(given, (int, float)) and not isinstance(given, bool) and given > facts.get(name, 0):
+        if given is not None and (not isinstance(given, (int, float)) or isinstance(given, bool) or given < 0):
+            # silently keeping the stored count would under-warn exactly when the caller knows better
+            raise InputError("context", f"{name} must be a count of contacts (a number >= 0), got {given!r}")
+        if given is not None and given > facts.get(name, 0):
             facts[name] = given
     return facts
