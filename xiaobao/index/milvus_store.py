@@ -48,6 +48,18 @@ def _lite_lock_held(path: Path) -> bool:
     return False
 
 
+def _quiet_lite() -> None:
+    """Keep two harmless Milvus Lite notices off every command's stderr: its own import warns that
+    pkg_resources is deprecated, and its iterator logs that a Lite server has no MVCC timestamp."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import milvus_lite  # noqa: F401 - imported here, once, under the filter
+    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+
+
 def _open_lite(client_cls, path: Path, spec: str):
     """Open a Milvus Lite file, waiting out a server orphaned by a killed process.
 
@@ -84,6 +96,7 @@ class MilvusVectorStore(VectorStore):
             if path.suffix != ".db":
                 raise UserError(f"--vector-store {spec}: a Milvus Lite file name must end in .db")
             path.parent.mkdir(parents=True, exist_ok=True)
+            _quiet_lite()
             self.client = _open_lite(MilvusClient, path, spec)
             self.uri = f"milvus-lite:{path}"
             self._lite_path = str(path)
