@@ -134,7 +134,7 @@ def test_html_pack_has_every_part(tmp_path, case):
     assert checks["authorisation"] == "flag" and checks["agent_voice"] == "flag"
     assert [r["cells"][0] for r in page.rows if r["class"] == "history"] == ["PREV"]
     assert "停息挂账 coaching phrase" in page.ids["reasons"]
-    assert "ring #1 (candidate, 7 complaints, 6 customers" in page.ids["rings"]
+    assert "ring R-1 (candidate, 7 complaints, 6 customers" in page.ids["rings"]
     assert ws.events("evidence.pack")[-1]["detail"]["format"] == "html"
 
 
@@ -145,7 +145,24 @@ def test_markdown_pack(tmp_path, case):
     assert "**Verdict: proxy_suspected**" in md and voice_sha in md
     assert "| 0.871 | match | 职业代理 赵某" in md and "00:12.50–00:31.25" in md
     assert "![face crop for match" in md and "(data:image/png;base64," in md
-    assert "| PREV |" in md and "ring #1 (candidate, 7 complaints" in md
+    assert "| PREV |" in md and "ring R-1 (candidate, 7 complaints" in md
+    # the ring line is its own paragraph, so the match table after it renders as a table
+    assert "customers, first seen 2025-02-01T00:00:00)\n\n| # | Kind |" in md
+
+
+def test_timeline_shows_utc_stamps_on_the_local_clock(tmp_path, case):
+    # ingest and screening stamp UTC with an offset, routing and actions the Shanghai clock;
+    # the pack puts them all on the Shanghai clock, so the order and the times read true
+    ws, _ = case
+    ws.conn.execute("UPDATE complaints SET ingested_at = '2025-03-03T02:05:00+00:00',"
+                    " screened_at = '2025-03-03T02:06:00+00:00' WHERE id = 'C-2025-001'")
+    ws.conn.execute("UPDATE rings SET first_seen_at = '2025-01-31T17:00:00+00:00'")
+    data = pack_data(ws, "C-2025-001", now="2025-03-12T09:00")
+    at = {t["what"]: t["at"] for t in data["timeline"]}
+    assert at["ingested"] == "2025-03-03T10:05:00" and at["screened"] == "2025-03-03T10:06:00"
+    assert all("+" not in (t["at"] or "") for t in data["timeline"])
+    assert data["timeline"] == sorted(data["timeline"], key=lambda t: t["at"])
+    assert data["rings"][0]["first_seen_at"] == "2025-02-01T01:00:00"
 
 
 def test_missing_crop_file_and_bad_format(tmp_path, case):

@@ -10,6 +10,7 @@ customer's complaint history. Templates are in ``templates/`` (jinja2, autoescap
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import mimetypes
 import re
@@ -27,6 +28,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 FORMATS = ("html", "md")
 CROP_KEYS = ("face_crop", "crop", "crop_path", "face_crops", "crops")
 MAX_CROP_BYTES = 2_000_000
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 def _env() -> Environment:
@@ -105,6 +107,24 @@ def _crops(ev: dict, base: Path | None) -> list[dict]:
     return out
 
 
+def _local(at):
+    """An ISO time as Asia/Shanghai wall-clock time without offset, the way case times are stored.
+
+    Ingest, screening and ring discovery stamp UTC with an offset, routing and case actions the
+    local clock: shown side by side unconverted, a pack would put a complaint's routing eight
+    hours after the screening that preceded it by seconds.
+    """
+    if not at or not isinstance(at, str):
+        return at
+    try:
+        t = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return at
+    if t.tzinfo is None:
+        return at
+    return iso(t.astimezone(SHANGHAI).replace(tzinfo=None))
+
+
 def _subject(ws, sid):
     if sid is None:
         return None
@@ -175,6 +195,8 @@ def pack_data(ws, complaint_id: str, now=None) -> dict:
                     f"level {e['level']}" if e.get("level") else "", f"approver {e['approver']}" if e.get("approver") else "",
                     f"to {d['to']}" if d.get("to") else "", d.get("reason") or ""]
             timeline.append({"at": e["at"], "what": f"SLA: {e['kind']}", "detail": " ".join(b for b in bits if b)})
+    for t in timeline:
+        t["at"] = _local(t["at"])
     timeline.sort(key=lambda t: (t["at"] or ""))
     history = []
     if c.get("customer_id"):
@@ -192,7 +214,9 @@ def pack_data(ws, complaint_id: str, now=None) -> dict:
             rows = list(ws.db.query("SELECT id, status, n_complaints, n_customers, first_seen_at FROM rings WHERE id = ?",
                                     [rid]))
             if rows:
-                rings.append(dict(rows[0]))
+                ring = dict(rows[0])
+                ring["first_seen_at"] = _local(ring.get("first_seen_at"))
+                rings.append(ring)
     return {"complaint": c, "tags": tags, "rings": rings, "reasons": reasons, "matches": matches, "route": route,
             "validity": validity, "validity_note": validity_note, "supervision": view, "timeline": timeline,
             "history": history, "generated_at": iso(now_local())}
