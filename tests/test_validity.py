@@ -28,6 +28,8 @@ def test_plain_complaint_is_valid_and_every_check_states_its_grounds(ws):
     assert set(checks) == {"authorisation", "group_representatives", "duplicate", "agent_voice", "responsibility"}
     assert all(r["result"] == "pass" and r["grounds"] for r in res["reasons"])
     assert "授权委托书原件" in checks["authorisation"]["grounds"]
+    # the YAML folds the Chinese grounds over two lines; the joint must not leave a space
+    assert "所需材料外，还需提供" in checks["authorisation"]["grounds"]
 
 
 def test_representative_without_authorisation(ws):

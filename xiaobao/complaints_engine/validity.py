@@ -16,6 +16,7 @@ duplicate complaint is still a customer's matter to answer, never silently dropp
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,17 @@ def trigram_similarity(a: str, b: str) -> float:
     return len(ga & gb) / len(ga | gb)
 
 
+_CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+
+
+def _one_line(text) -> str:
+    """Grounds as one line. A YAML folded block joins its lines with a space, which is right for
+    English and wrong inside Chinese (“材料外， 还需”): drop a space between Chinese characters."""
+    return re.sub(rf"(?<={_CJK}) (?={_CJK})", "", " ".join(str(text).split()))
+
+
 def _check(name, flagged, grounds, detail, verdict=None) -> dict:
-    return {"check": name, "result": "flag" if flagged else "pass", "grounds": " ".join(str(grounds).split()),
+    return {"check": name, "result": "flag" if flagged else "pass", "grounds": _one_line(grounds),
             "detail": detail, "verdict": verdict if flagged else None}
 
 
