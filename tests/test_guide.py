@@ -10,8 +10,12 @@ import pytest
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide.md"
 
 
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
 def bash_blocks() -> list[str]:
-    return re.findall(r"^```bash\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M)
+    return blocks("bash")
 
 
 def test_guide_has_every_task():
@@ -33,3 +37,11 @@ def test_guide_commands_run(tmp_path):
                            capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, f"guide block {i + 1} failed:\n{block}\n--- stdout\n{p.stdout[-2000:]}\n--- stderr\n{p.stderr[-2000:]}"
         assert "Traceback" not in p.stderr, p.stderr
+    # The "From Python" section continues in the same folder, after the commands above.
+    python_blocks = blocks("python")
+    assert python_blocks, "the guide shows the library too"
+    for i, block in enumerate(python_blocks):
+        p = subprocess.run([sys.executable, "-c", block], cwd=tmp_path / "demo_out", env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, f"guide python block {i + 1} failed:\n{block}\n--- stderr\n{p.stderr[-3000:]}"
+    assert (tmp_path / "demo_out" / "day3.jsonl").exists()   # the library block ran to its end
