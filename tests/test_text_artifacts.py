@@ -125,3 +125,8 @@ def test_org_names_stop_at_two_character_conjunctions():
     arts = extract_artifacts("请联系北京某某律师事务所，或者深圳债务优化咨询有限公司，而且上海某某法务咨询有限公司也行。")
     assert [a.value for a in arts if a.kind == "org"] == [
         "北京某某律师事务所", "深圳债务优化咨询有限公司", "上海某某法务咨询有限公司"]
+
+
+@pytest.mark.parametrize("text", ["加V：abc_12345", "+V abc_12345 详聊", "加微信：ABC_12345", "VX:abc_12345"])
+def test_wechat_spellings_rings_use(text):
+    assert kinds(text, "wechat") == ["abc_12345"]
