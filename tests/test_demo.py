@@ -1,5 +1,6 @@
 """Whole-system test: the demo path in a temp folder, checked against its planted truth."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -17,8 +18,8 @@ def test_demo_end_to_end(tmp_path):
     assert r["found"] == r["planted"] == 6, r
     assert r["precision"] >= 0.95 and r["recall"] >= 0.90, r
     assert r["watchlist_hits"] >= 0.9 * r["known_ring_size"], r
-    if s.get("voice_lookup"):
-        assert s["voice_lookup"]["decision"] == "match", s["voice_lookup"]
+    if shutil.which("espeak-ng"):       # the install step provides it; then the voice part must run
+        assert s["voice_lookup"]["decision"] == "match", s.get("voice_lookup")
     assert s["face_lookup"]["decision"] == "match", s["face_lookup"]     # packaged photo, another shot
 
     ws = Workspace(out / "workspace")
