@@ -89,6 +89,11 @@ def test_responsibility_rules(ws):
     assert check_validity(ws, "R2")["responsibility"] == "collection_agency"
     r3 = check_validity(ws, "R3")
     assert (r3["responsibility"], r3["verdict"], r3["answer_required"]) == ("outside_remit", "outside_remit", True)
+    # scene instalments as the synthetic batches name them: the partner merchant is asked to help
+    add_complaint(ws, "R4", business_line="教育分期", merchant="青桔教育", text="培训机构跑路，课程没上完还要还款")
+    add_complaint(ws, "R5", business_line="教育分期", merchant="", text="分期利息太高")
+    assert check_validity(ws, "R4")["responsibility"] == "partner_merchant"
+    assert check_validity(ws, "R5")["responsibility"] == "ours"
 
 
 def test_verdict_is_stored_and_logged_and_cli(ws):
