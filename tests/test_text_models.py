@@ -43,3 +43,16 @@ def test_fusion_and_minilm_in_the_evaluation():
              "The phone I bought arrived broken.", "The gym keeps billing me after I cancelled."]
     res = evaluate_authors(same + other, ["a"] * 3 + ["b", "c", "d", "e"], space="fusion")
     assert res["n_queries"] == 3 and res["top1"] == 1.0
+
+
+def test_a_model_folder_implies_its_space_in_the_evaluation(minilm, tmp_path):
+    """--model-dir / XIAOBAO_TEXT_MODEL_DIR on `eval text-authors` evaluates that model, not char n-grams."""
+    folder = tmp_path / "zh-model"
+    minilm.model.save(str(folder))
+    texts = ["I was charged a fee I never agreed to.", "They took a fee I did not agree to.",
+             "The hotel room was dirty.", "The flight was cancelled.", "My phone arrived broken."]
+    res = evaluate_authors(texts, ["a", "a", "b", "c", "d"], min_per_label=2, model_dir=folder)
+    assert res["space"] == "text/st-zh-model@1" and res["n_queries"] == 2
+    assert evaluate_authors(texts, ["a", "a", "b", "c", "d"], min_per_label=2)["space"] == "text/char-ngram@1"
+    with pytest.raises(ModelUnavailableError, match="no sentence-transformers model"):
+        evaluate_authors(texts, ["a", "a", "b", "c", "d"], min_per_label=2, model_dir=tmp_path / "missing")

@@ -16,7 +16,7 @@ import numpy as np
 
 from xiaobao.errors import UserError
 from xiaobao.text_fingerprint.csvio import read_text_csv
-from xiaobao.text_fingerprint.embedders import CHAR_NGRAM_SPACE, MINILM_SPACE, CharNgramEmbedder, embedder_for
+from xiaobao.text_fingerprint.embedders import CHAR_NGRAM_SPACE, MINILM_SPACE, CharNgramEmbedder, _space_for, embedder_for
 from xiaobao.text_fingerprint.simhash import simhash64
 
 FUSION = "fusion"
@@ -75,6 +75,9 @@ def evaluate_authors(texts: Sequence[str], labels: Sequence[str], *, min_per_lab
         raise UserError(f"{len(texts)} texts for {len(labels)} labels")
     if min_per_label < 2:
         raise UserError("--min-per-label must be at least 2 (a query needs another text of its author)")
+    if model_dir and space == CHAR_NGRAM_SPACE:
+        # a model folder means its sentence-transformers space, as in `text enroll` and `text search`
+        space = _space_for(Path(model_dir).expanduser())
     counts = Counter(labels)
     rows = np.array([i for i, lab in enumerate(labels) if counts[lab] >= min_per_label], dtype=np.int64)
     if not len(rows):
