@@ -124,6 +124,35 @@ def test_silence_tones_and_short_speech_are_insufficient(voices, ws, tmp_path):
     assert search_speech(ws, read_speech(short), min_speech=0.5)["decision"] != "insufficient"
 
 
+def hold_music(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
+    """Chords of three harmonic-rich notes, 0.5 s each with a decay: what a queue plays."""
+    rng = np.random.default_rng(seed)
+    notes = [261.6, 293.7, 329.6, 349.2, 392.0, 440.0, 523.3]
+    t = np.arange(int(0.5 * sr)) / sr
+    out = []
+    for _ in range(int(seconds / 0.5)):
+        chord = rng.choice(notes, 3, replace=False)
+        out.append(sum(0.5 ** k * np.sin(2 * np.pi * f * (k + 1) * t) for f in chord for k in range(5)) * np.exp(-3 * t))
+    x = np.concatenate(out)
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_hold_music_is_not_speech(voices, ws, tmp_path):
+    music = hold_music(20)
+    assert keep_speech(music)[0].size < 0.5 * 16000        # was taken for ~20 s of speech
+    sid = ws.add_subject("wang", kind="agent")
+    enroll_files(ws, sid, voices["wang"][:1])
+    sf.write(str(tmp_path / "queue.wav"), music, 16000)
+    assert search_voice(ws, tmp_path / "queue.wav")["decision"] == "insufficient"
+    # 20 s on hold, then 3 s of the caller: the caller is what gets searched
+    c, sr = sf.read(str(voices["wang"][1]), dtype="float32")
+    call = tmp_path / "held_call.wav"
+    sf.write(str(call), np.concatenate([music, resample(c, sr)[: 3 * 16000]]), 16000)
+    r = search_voice(ws, call)
+    assert r["decision"] in ("match", "possible") and r["matches"][0]["subject"] == "wang" and r["speech_seconds"] < 3.5
+    assert r["time_ranges"][0][0] >= 19.5
+
+
 def test_staff_windows_are_set_aside(voices, ws, tmp_path):
     staff = ws.add_subject("agent desk 7", kind="staff")
     ids = {n: ws.add_subject(n, kind="agent") for n in ("li", "wang", "zhao")}
