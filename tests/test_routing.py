@@ -208,3 +208,34 @@ def test_a_complaint_without_receipt_time_is_routed_and_reported_not_fatal(ws, r
     assert len(report.decisions) == 3 and report.cases_opened == 1
     assert any("complaint BAD: no SLA case opened: no received_at" in p for p in report.problems)
     assert any("complaint BAD2" in p and "not an ISO date" in p for p in report.problems)
+
+
+def test_a_rule_can_name_the_sla_policy_of_its_cases(ws, tmp_path):
+    """`sla:` on a rule picks the deadline policy (CFPB complaints arrive over 'web', which no channel list
+    maps to the CFPB-style policy); without it the policy is chosen by channel; an unknown name is reported."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("""
+default: {queue: general}
+rules:
+  - name: us-regulator
+    when: 'institution == "Acme Bank, N.A."'
+    queue: us-desk
+    sla: cfpb-style
+  - name: typo
+    when: 'institution == "Typo Bank"'
+    queue: us-desk
+    sla: cfpb-styel
+""", encoding="utf-8")
+    add_complaint(ws, "US1", channel="web", institution="Acme Bank, N.A.", text="Late fee charged twice")
+    add_complaint(ws, "CN1", channel="web", institution="小宝消费金融", text="乱收费")
+    add_complaint(ws, "T1", channel="web", institution="Typo Bank", text="Late fee")
+    report = routing.route_pending(ws, rules)
+    policies = {r["complaint_id"]: r["policy"] for r in ws.db.query("SELECT complaint_id, policy FROM cases")}
+    assert policies == {"US1": "cfpb-style", "CN1": "internal"}
+    assert [d.sla_policy for d in report.decisions if d.complaint_id == "US1"] == ["cfpb-style"]
+    assert any(p.startswith("complaint T1: no SLA case opened: its routing rule names SLA policy 'cfpb-styel'")
+               for p in report.problems), report.problems
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("default: {queue: g}\nrules:\n  - {name: r, when: 'true', queue: q, sla: 3}\n", encoding="utf-8")
+    problems, _ = routing.check_rules(bad)
+    assert problems == ["rule 1 'r': sla must be the name of a policy in the SLA file"], problems

@@ -51,7 +51,7 @@ FIELDS = {
     "match_kinds": T.ARRAY(T.STRING), "possible_kinds": T.ARRAY(T.STRING),
     "max_match_score": T.FLOAT, "has_match": T.BOOLEAN,
 }
-RULE_KEYS = {"name", "when", "queue", "team", "priority", "add_tags", "note"}
+RULE_KEYS = {"name", "when", "queue", "team", "priority", "add_tags", "sla", "note"}
 DEFAULT_PRIORITIES = ("P1", "P2", "P3", "P4")
 _REP_SPLIT = re.compile(r"[、,，;；/|]+|\s+和\s+|\s+and\s+")
 
@@ -76,6 +76,7 @@ class RoutingRule:
     priority: str | None = None
     add_tags: tuple[str, ...] = ()
     index: int | None = None  # 1-based position in the file; None for the default
+    sla: str | None = None    # the SLA policy to open the case with; None: chosen by channel
     compiled: object = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
@@ -98,6 +99,7 @@ class Decision:
     category_confidence: float | None
     category_source: str
     category_terms: list[str]
+    sla_policy: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -310,6 +312,8 @@ def check_rules(path: str | Path) -> tuple[list[str], RuleSet | None]:
                 why = _tag_problem(t)
                 if why:
                     problems.append(f"{label}: add_tags {t!r}: {why}")
+        if item.get("sla") is not None and (not isinstance(item["sla"], str) or not item["sla"].strip()):
+            problems.append(f"{label}: sla must be the name of a policy in the SLA file")
         when = item.get("when")
         compiled = None
         if not isinstance(when, str) or not when.strip():
@@ -335,7 +339,8 @@ def check_rules(path: str | Path) -> tuple[list[str], RuleSet | None]:
         if len(problems) == bad and compiled is not None:
             rules.append(RoutingRule(name=name, when=when, queue=item["queue"], team=item.get("team"),
                                      priority=str(item["priority"]) if item.get("priority") is not None else None,
-                                     add_tags=tuple(tags), index=i, compiled=rule_engine.Rule(when, context=runtime)))
+                                     add_tags=tuple(tags), index=i, sla=item.get("sla"),
+                                     compiled=rule_engine.Rule(when, context=runtime)))
     default = doc.get("default") or {}
     if not isinstance(default, dict) or not isinstance(default.get("queue"), str):
         problems.append("default: needs a 'queue' for complaints no rule matches")
@@ -344,7 +349,7 @@ def check_rules(path: str | Path) -> tuple[list[str], RuleSet | None]:
         return problems, None
     dflt = RoutingRule(name="default", when="true", queue=default["queue"], team=default.get("team"),
                        priority=str(default["priority"]) if default.get("priority") else None,
-                       add_tags=tuple(default.get("add_tags") or ()), index=None)
+                       add_tags=tuple(default.get("add_tags") or ()), index=None, sla=default.get("sla"))
     return [], RuleSet(rules, dflt, str(path), digest)
 
 
@@ -419,7 +424,7 @@ def decide_complaint(ruleset: RuleSet, row: dict, tags=(), matches=(), customer_
     ctx = complaint_context(row, tags, matches, customer_tags, cat, conf)
     rule = ruleset.decide(ctx)
     return Decision(row["id"], rule.name, rule.index, rule.queue, rule.team, rule.priority,
-                    [t for t in rule.add_tags if t not in tags], cat, conf, source, terms)
+                    [t for t in rule.add_tags if t not in tags], cat, conf, source, terms, rule.sla)
 
 
 @dataclass
@@ -482,7 +487,9 @@ def route_pending(ws, rules: str | Path | RuleSet | None = None, *, dry_run: boo
     if open_cases:
         from xiaobao.complaints_engine.sla import open_cases as _open
 
-        report.cases_opened, report.problems = _open(ws, rows, policies=policies, command=command)
+        chosen = {d.complaint_id: d.sla_policy for d in decisions if d.sla_policy}
+        report.cases_opened, report.problems = _open(ws, rows, policies=policies, command=command,
+                                                     policy_names=chosen)
     return report
 
 

@@ -267,9 +267,12 @@ def _record(ws, complaint_id, kind, at, target=None, due_at=None, level=None, ap
     return False
 
 
-def open_cases(ws, rows, policies: PolicySet | None = None, command: str | None = None) -> tuple[int, list[str]]:
-    """Open the SLA case of each complaint row that has none (policy chosen by channel).
+def open_cases(ws, rows, policies: PolicySet | None = None, command: str | None = None,
+               policy_names: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Open the SLA case of each complaint row that has none.
 
+    The policy is the one its routing rule names (``policy_names``: complaint id -> policy, from
+    a rule's ``sla:``), else the one whose ``channels`` cover the complaint's channel.
     A row without a usable ``received_at`` is reported and skipped; the others are opened.
     Returns (cases opened, problems).
     """
@@ -286,7 +289,11 @@ def open_cases(ws, rows, policies: PolicySet | None = None, command: str | None 
                 if not row.get("received_at"):
                     raise UserError("no received_at")
                 received = parse_time(row["received_at"], "received_at")
-                policy = policies.for_channel(row.get("channel"))
+                named = (policy_names or {}).get(row["id"])
+                if named and named not in policies.policies:
+                    raise UserError(f"its routing rule names SLA policy {named!r}, which {policies.path} "
+                                    f"does not define (defined: {', '.join(policies.policies)})")
+                policy = policies.policies[named] if named else policies.for_channel(row.get("channel"))
             except UserError as exc:
                 problems.append(f"{where}: no SLA case opened: {exc}")
                 continue
