@@ -242,3 +242,16 @@ def test_watchlisted_caller_resembling_staff_is_not_set_aside(voices, tmp_path):
         assert r["time_ranges"][-1][1] > len(s) / sr + 3
     finally:
         w.close()
+
+
+def test_enrolment_refuses_a_recording_given_twice(voices, ws, tmp_path):
+    sid = ws.add_subject("li", kind="agent")
+    copy = tmp_path / "li_copy.wav"
+    copy.write_bytes(voices["li"][0].read_bytes())          # same recording under another name
+    with pytest.raises(UserError, match="given twice"):
+        enroll_files(ws, sid, [voices["li"][0], voices["li"][1], copy])
+    assert ws.search(RESEMBLYZER_SPACE, get_embedder().embed([read_speech(voices["li"][1]).samples]))[0] == []
+    rows = enroll_files(ws, sid, voices["li"])              # two different recordings make one stronger subject
+    assert [r["status"] for r in rows] == ["enrolled", "enrolled"]
+    again = enroll_files(ws, sid, [copy])                    # already enrolled: skipped, not a second sample
+    assert again[0]["status"] == "skipped"
