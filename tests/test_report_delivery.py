@@ -136,3 +136,28 @@ def test_starttls_with_private_ca(tmp_path, monkeypatch):
     assert sent["to"] == ["a@example.com"] and sent["attachments"] == ["weekly.html"]
     msg = email.message_from_bytes(inbox.messages[0][2], policy=email.policy.default)
     assert [p.get_content().rstrip() for p in msg.iter_attachments()] == ["<html>周报</html>"]
+
+
+def test_dashboard_send_arrives_as_attachment(tmp_path, monkeypatch, smtp_server):
+    controller, inbox = smtp_server
+    ws = workspace(tmp_path / "ws")
+    for i in range(4):
+        add_complaint(ws, f"E{i}", received_at=f"2026-10-0{1 + i}T10:00:00", channel="12378", customer_id=f"C{i}")
+    monkeypatch.setenv("XIAOBAO_HOME", str(ws.home))
+    monkeypatch.setenv("XIAOBAO_SMTP_USER", "reports")
+    monkeypatch.setenv("XIAOBAO_SMTP_PASSWORD", "s3cret")
+    page = tmp_path / "dash.html"
+    smtp = ["--smtp-host", "127.0.0.1", "--smtp-port", str(controller.port), "--smtp-tls", "none"]
+    res = CliRunner().invoke(app, ["report", "dashboard", "--out", str(page), "--send", *smtp])
+    assert res.exit_code != 0 and "--to-address" in str(res.exception) and inbox.messages == []
+    res = CliRunner().invoke(app, ["report", "dashboard", "--out", str(page), "--send",
+                                   "--to-address", "boss@example.com", *smtp])
+    assert res.exit_code == 0, res.output
+    assert len(inbox.messages) == 1
+    _, rcpts, raw = inbox.messages[0]
+    assert rcpts == ["boss@example.com"]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert "dashboard" in msg["Subject"]
+    files = {p.get_filename(): p.get_payload(decode=True).replace(b"\r\n", b"\n").rstrip(b"\n")
+             for p in msg.iter_attachments()}
+    assert files == {"dash.html": page.read_bytes().rstrip(b"\n")}

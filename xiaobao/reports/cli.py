@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from xiaobao.cli_support import command_line, emit, print_json, workspace_from
+from xiaobao.errors import UserError
 from xiaobao.reports.alerts import list_alerts, run_alerts
 from xiaobao.reports.delivery import SmtpConfig, send_report
 from xiaobao.reports.metrics import DIMENSIONS, METRIC_COLUMNS, metrics, parse_by
@@ -84,9 +85,25 @@ for _kind in ("daily", "weekly", "monthly"):
 def dashboard(ctx: typer.Context, out: Path = typer.Option(..., "--out", help="the .html file to write"),
               from_: Optional[str] = typer.Option(None, "--from", help="first day (default: 90 days before --to)"),
               to_day: Optional[str] = typer.Option(None, "--to", help="last day (default: newest complaint's day)"),
-              as_of: Optional[str] = typer.Option(None, "--as-of")) -> None:
-    """One self-contained page: trends, breakdowns, rings, deadline board. Example: xiaobao report dashboard --out dash.html"""
-    typer.echo(write_dashboard(workspace_from(ctx), out, start=from_, end=to_day, as_of=as_of))
+              as_of: Optional[str] = typer.Option(None, "--as-of"),
+              send: bool = typer.Option(False, "--send", help="e-mail the page as an attachment (SMTP; see --smtp-*)"),
+              to: List[str] = typer.Option([], "--to-address", help="recipient (repeat for more)"),
+              smtp_host: Optional[str] = typer.Option(None, "--smtp-host", envvar="XIAOBAO_SMTP_HOST"),
+              smtp_port: Optional[int] = typer.Option(None, "--smtp-port", envvar="XIAOBAO_SMTP_PORT"),
+              smtp_tls: Optional[str] = typer.Option(None, "--smtp-tls", help="starttls | ssl | none"),
+              sender: Optional[str] = typer.Option(None, "--from-address", help="sender address"),
+              smtp_cafile: Optional[Path] = typer.Option(None, "--smtp-cafile", help="CA certificate(s) to trust (PEM)")) -> None:
+    """One self-contained page: trends, breakdowns, rings, deadline board. Example: xiaobao report dashboard --out dash.html
+    (--to is the period's last day here, so recipients are given with --to-address)."""
+    if send and not [t for t in to if t.strip()]:
+        raise UserError("--send needs at least one recipient (--to-address ADDRESS)")
+    page = write_dashboard(workspace_from(ctx), out, start=from_, end=to_day, as_of=as_of)
+    typer.echo(page)
+    if send:
+        sent = send_report([page], to, SmtpConfig.from_env(host=smtp_host, port=smtp_port, tls=smtp_tls,
+                                                           sender=sender, cafile=smtp_cafile),
+                           subject=f"Consumer protection dashboard ({page.name})")
+        typer.echo(f"sent to {', '.join(sent['to'])} via {sent['smtp']}")
 
 
 @alerts_app.command("run")
