@@ -73,6 +73,7 @@ def test_8khz_and_mp3_input(voices, tmp_path):
     sf.write(str(tel), resample(x, sr, 8000), 8000, subtype="PCM_16")
     a = load_audio(tel)
     assert a.source_rate == 8000 and abs(a.seconds - len(x) / sr) < 0.05
+    assert read_speech(tel).source_rate == 8000             # kept for the search result and the sample's meta
     # Nothing above the 4 kHz band edge is invented by the resampler.
     spec = np.abs(np.fft.rfft(a.samples)) ** 2
     assert spec[int(len(spec) * 4200 / 8000):].sum() < 1e-3 * spec.sum()
@@ -199,6 +200,7 @@ def test_cli_enroll_search_verify_calibrate(voices, tmp_path):
     assert [x["matches"][0]["subject"] for x in rows] == ["agent Li", "agent Zhao"]
     assert rows[0]["decision"] == "match" and rows[0]["ranges"] and rows[0]["speech_seconds"] > 4
     assert rows[0]["time_ranges"] == rows[0]["ranges"]
+    assert rows[0]["source_rate"] == sf.info(str(voices["li"][1])).samplerate
     r = run(app, ["--home", home, "voice", "verify", str(voices["li"][0]), str(voices["zhao"][1]), "--json"])
     assert json.loads(r.output)["decision"] == "none"
 

@@ -197,7 +197,8 @@ def search_speech(ws, sp: Speech, *, top: int = 5, backend="resemblyzer", model_
                   min_speech: float = MIN_SPEECH_S, kinds=None, exclude_kinds=None, command=None) -> dict:
     """Whose voice is this? Windows that match one of our staff are set aside; the rest are the caller."""
     emb = get_embedder(backend, model_dir)
-    base = {"file": sp.path, "speech_seconds": round(sp.seconds, 2), "space": emb.space}
+    # source_rate: an 8 kHz call was upsampled to 16 kHz for the network; the answer says so.
+    base = {"file": sp.path, "speech_seconds": round(sp.seconds, 2), "source_rate": sp.source_rate, "space": emb.space}
     if sp.seconds < min_speech:
         return {**base, "decision": "insufficient", "matches": [], "ranges": [], "time_ranges": [], "staff_ranges": [],
                 "reason": f"{sp.seconds:.1f} s of speech, need {min_speech} s"}
