@@ -93,3 +93,27 @@ def test_distributions_over_interactions_and_complaints(tmp_path):
         assert {"field", "by", "source", "group", "label", "count", "share"} <= set(rows[0])
     finally:
         ws.close()
+
+
+def test_classifier_keeps_to_what_its_examples_showed(tmp_path):
+    """Examples of three demands and no "none" rows: the classifier must not invent a demand where the
+    lexicon found none, nor overwrite a demand (协商还款) it was never shown; 无 in a cell means none."""
+    rnd = random.Random(3)
+    f = tmp_path / "partial.csv"
+    with open(f, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "demand"])
+        for label in ("减免", "退费", "停止催收"):
+            for _ in range(15):
+                w.writerow([rnd.choice(["", "喂，"]) + rnd.choice(NEW_WORDINGS[label]), label])
+    clf = train_classifiers(read_voc_labels(f))["demand"]
+    out = analyse_texts([("我在开车晚点说", "inbound"), ("能不能宽限几天让我慢慢还", "inbound"),
+                         ("减免一下罚息给我抹掉吧", "inbound")], classifiers={"demand": clf})
+    assert out[0]["demand"] == "" and out[0]["method"] == "lexicon"
+    assert out[1]["demand"] == "协商还款" and out[1]["method"] == "lexicon"
+    assert out[2]["demand"] == "减免"
+    g = tmp_path / "with_none.csv"
+    g.write_text("text,诉求\n" + "".join(f"{t},{lab}\n" for lab in ("减免", "无") for t in
+                                        (NEW_WORDINGS[lab if lab != "无" else ""] * 3)), encoding="utf-8")
+    texts, labels = read_voc_labels(g)["demand"]
+    assert set(labels) == {"减免", ""} and len(texts) == 30

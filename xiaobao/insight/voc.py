@@ -10,7 +10,9 @@ With labelled examples (a CSV with ``text`` and any of ``demand``, ``willingness
 1–3-gram TF-IDF + logistic-regression classifier is trained; it decides where its probability
 is at least ``min_confidence`` and the lexicon decides elsewhere. Its 5-fold cross-validated
 accuracy is reported next to the lexicon's on the same examples, so the user sees whether the
-labels helped.
+labels helped. The classifier only chooses among the labels it was shown: a lexicon label the
+examples never contain is kept, and unless the examples include texts labelled "none" (an empty
+cell or 无) it cannot tell "no demand" apart, so it then only relabels texts the lexicon labelled.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from xiaobao.insight.quality import _fold, _range_sql
 from xiaobao.insight.records import parse_turns
 
 FIELDS = {"demands": "demand", "willingness": "willingness", "reasons": "reason"}
+NONE_LABELS = ("无", "none", "-")   # written for "no label" in labelled examples, as the tables show it
 _COLUMN_ALIASES = {"demand": ("demand", "诉求"), "willingness": ("willingness", "还款意愿", "意愿"),
                    "reason": ("reason", "不满原因", "原因"), "text": ("text", "内容", "文本")}
 
@@ -74,7 +77,8 @@ def read_voc_labels(path: str | Path) -> dict[str, tuple[list[str], list[str]]]:
                 continue
             for f in out:
                 out[f][0].append(text)
-                out[f][1].append((row.get(found[f]) or "").strip())
+                label = (row.get(found[f]) or "").strip()
+                out[f][1].append("" if label in NONE_LABELS else label)
     return out
 
 
@@ -136,10 +140,13 @@ def analyse_texts(items: list[tuple[str, str | None]], lex: Lexicon | None = Non
         idx = [i for i, w in enumerate(words) if w.strip()]
         if not idx:
             continue
+        knows_none = "" in clf.labels
         for i, (label, p) in zip(idx, clf.predict([words[i] for i in idx])):
-            if p >= clf.min_confidence:
-                out[i][name] = label
-                out[i]["method"] = "classifier"
+            found = out[i][name]
+            if p < clf.min_confidence or (found and found not in clf.labels) or (not found and not knows_none):
+                continue   # the examples never showed this case: the lexicon's answer stands
+            out[i][name] = label
+            out[i]["method"] = "classifier"
     return out
 
 
