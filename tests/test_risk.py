@@ -129,10 +129,17 @@ def test_cli_train_score_and_list(tmp_path):
     p = run("synth", "interactions", str(data), "--n", "8000", "--seed", "3")
     assert p.returncode == 0, p.stderr
     assert run("interactions", "ingest", str(data)).returncode == 0
-    p = run("risk", "train", "--labels", str(tmp_path / "calls.labels.csv"), "--json")
+    labels = tmp_path / "calls.labels.csv"
+    n_lines = len(labels.read_text(encoding="utf-8").splitlines())
+    with open(labels, "a", encoding="utf-8") as fh:   # two bad rows: reported with their line, the rest trains
+        fh.write("C9,someday,12378\n,2026-03-01T00:00:00,12378\n")
+    p = run("risk", "train", "--labels", str(labels), "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert set(out["metrics"]) == {"held_out", "model", "keyword_baseline"}
+    assert f"calls.labels.csv:{n_lines + 1}: complained_at 'someday' is not a date" in p.stderr
+    assert f"calls.labels.csv:{n_lines + 2}: missing customer_id" in p.stderr
+    assert out["labels_skipped"]["count"] == 2
     p = run("risk", "score", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["tiers"]["high"] > 0

@@ -155,8 +155,15 @@ def risk_train(ctx: typer.Context, labels: Optional[Path] = typer.Option(None, "
     m = train_risk_model(workspace_from(ctx), labels, horizon=horizon, window=window, test_cutoff=test_from,
                          top_k=k, out=model)
     meta = m.meta
+    skipped = meta["labels_skipped"]
+    for b in skipped["rows"][:20]:
+        err_console.print(f"{meta['labels']}:{b['line']}: {b['reason']}", markup=False, highlight=False)
+    if skipped["count"] > 20:
+        err_console.print(f"... and {skipped['count'] - 20} more bad label rows", markup=False, highlight=False)
+    if skipped["count"]:
+        err_console.print(f"{skipped['count']} label rows skipped; trained on the rest", markup=False, highlight=False)
     if json_out:
-        print_json({k_: meta[k_] for k_ in ("path", "training", "metrics", "tiers", "features")})
+        print_json({k_: meta[k_] for k_ in ("path", "training", "metrics", "tiers", "features", "labels_skipped")})
         return
     h = meta["metrics"]["held_out"]
     typer.echo(f"model: {meta['path']}")

@@ -98,11 +98,11 @@ def default_model_path(ws) -> Path:
     return Path(ws.home) / "models" / "complaint_risk.json"
 
 
-def _labels(ws, labels) -> Labels:
+def _labels(ws, labels, bad: list | None = None) -> Labels:
     if isinstance(labels, Labels):
         return labels
     if labels:
-        return read_labels(labels)
+        return read_labels(labels, bad)
     found = labels_from_complaints(ws)
     if found is None:
         raise UserError("no labels: pass --labels FILE (customer_id, complained_at) or ingest regulator complaints")
@@ -119,7 +119,8 @@ def train_risk_model(ws, labels: str | Path | Labels | None = None, *, horizon: 
     """
     if horizon < 1 or window < 1 or not 1 <= recent <= window or step < 1:
         raise UserError("horizon, window, recent and step must be positive days, recent <= window")
-    lab = _labels(ws, labels)
+    bad_labels: list[dict] = []      # label rows skipped (line, reason): kept in the model file, shown by the CLI
+    lab = _labels(ws, labels, bad_labels)
     lex = load_lexicon()
     signals = collect_signals(ws, lex)
     fb = FeatureBuilder(ws, signals, lab, window=window, recent=recent)
@@ -152,6 +153,7 @@ def train_risk_model(ws, labels: str | Path | Labels | None = None, *, horizon: 
         "training": {"cutoffs": [day_text(c) for c in cuts], "period": [day_text(cuts[0] - window), day_text(test)],
                      "customers": int(len(y)), "complainers": int(y.sum())},
         "labels": str(Path(lab.source).resolve()) if Path(lab.source).is_file() else lab.source,
+        "labels_skipped": {"count": len(bad_labels), "rows": bad_labels[:100]},
         "lexicon_sha256": lex.sha256,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
