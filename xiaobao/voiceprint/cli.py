@@ -27,8 +27,8 @@ def enroll(ctx: typer.Context, subject: int = typer.Option(..., "--subject", hel
            json_out: bool = typer.Option(False, "--json")) -> None:
     """Enrol recordings of one subject; several files make the voiceprint stronger.
 
-    A bad file stops the batch before anything is enrolled; files this subject already has are
-    skipped, so an interrupted run is simply run again.
+    A bad file is reported and skipped, the others are enrolled (exit 2 only when every file
+    failed); files this subject already has are skipped, so an interrupted run is simply run again.
     Example: xiaobao voice enroll --subject 3 calls/agent_li_*.wav --ray
     """
     from xiaobao.voiceprint import enroll_files
@@ -36,6 +36,7 @@ def enroll(ctx: typer.Context, subject: int = typer.Option(..., "--subject", hel
                         channel=channel, min_speech=min_speech, command=command_line(),
                         ray=(True if ray == "local" else ray) if ray else None)
     emit(rows, json_out, title=f"enrolled for subject {subject}")
+    finish_batch(len(rows), [f"{r['file']}: {r['reason']}" for r in rows if r["status"] == "error"], "recordings")
 
 
 @app.command("search")

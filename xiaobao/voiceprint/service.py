@@ -101,40 +101,40 @@ class VoiceEnrolWorker:
         return sp.seconds, sp.source_rate, self.emb.embed([sp.samples])[0]
 
 
-def _new_recordings(ws, subject_id: int, space: str, files) -> tuple[list, list[dict]]:
-    """Hash the files; refuse a file given twice or enrolled under another subject; set aside the
-    ones this subject already has (a rerun after an interruption resumes instead of failing)."""
-    todo, seen = [], {}
+def _row(f, status: str, reason: str = "", sample_id=None, speech_seconds=None) -> dict:
+    return {"file": str(f), "status": status, "sample_id": sample_id, "speech_seconds": speech_seconds,
+            "reason": reason}
+
+
+def _new_recordings(ws, subject_id: int, space: str, files) -> tuple[list, dict]:
+    """Hash the files; set aside (with their row) a file given twice, one this subject already has
+    (a rerun after an interruption resumes instead of failing) and one enrolled under another
+    subject (an error row: the same recording cannot be two people's evidence)."""
+    todo, seen, rows = [], {}, {}
     for f in files:
         digest = sha256_of(f) if Path(f).is_file() else None
         if digest is not None and digest in seen:
-            raise UserError(f"{f}: the same recording is given twice (also {seen[digest]})")
+            rows[str(f)] = _row(f, "skipped", f"the same recording as {seen[digest]}, given earlier in this batch")
+            continue
         seen[digest] = f
         todo.append((f, digest))
-    if not todo:
-        raise UserError("no recordings to enrol")
     known = ws.duplicates(space, [{"sha256": d, "subject_id": subject_id, "source_uri": str(f)} for f, d in todo if d])
-    skipped = []
     for f, digest in todo:
         exc = known.get(digest)
-        if exc is None:
-            continue
-        if not isinstance(exc, DuplicateSampleError):
-            raise exc
-        skipped.append({"file": str(f), "status": "skipped", "sample_id": None, "speech_seconds": None,
-                        "reason": str(exc)})
-    return [(f, d) for f, d in todo if d not in known], skipped
+        if exc is not None:
+            rows[str(f)] = _row(f, "skipped" if isinstance(exc, DuplicateSampleError) else "error", str(exc))
+    return [(f, d) for f, d in todo if d not in known], rows
 
 
 def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir=None, channel="mix",
                  min_speech: float = MIN_SPEECH_S, command=None, ray=None) -> list[dict]:
     """Enrol each file as one sample of the subject; one row per file, in the order given.
 
-    All or nothing for bad input: an undecodable file, one with less than ``min_speech`` seconds
-    of speech, a file given twice or one enrolled under another subject raises before anything
-    is enrolled. Files this subject already has are not decoded again: their row says
-    ``skipped`` (so a run stopped half-way is simply run again). Each file is committed as it is
-    enrolled.
+    Row: ``file, status (enrolled|skipped|error), sample_id, speech_seconds, reason``. A bad file
+    (undecodable, less than ``min_speech`` seconds of speech, enrolled under another subject) is
+    an ``error`` row and the others are enrolled, as in every batch. Files this subject already
+    has, or given twice, are ``skipped`` without decoding (so a run stopped half-way is simply run
+    again). Each file is committed as it is enrolled.
 
     ``ray`` (True for a local Ray, or an address) decodes and embeds on Ray workers, one model
     load per worker; the rows and vectors are the same as in-process.
@@ -143,28 +143,38 @@ def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir
     emb = get_embedder(backend, model_dir)   # a missing model is one error here, not one per worker
     ws.ensure_space(emb.space, emb.dim)
     files = collect_files(files)
-    todo, skipped = _new_recordings(ws, subject_id, emb.space, files)
+    if not files:
+        raise UserError("no recordings to enrol")
+    todo, rows = _new_recordings(ws, subject_id, emb.space, files)
     if ray:
         done = _embed_on_ray(todo, backend, model_dir, channel, min_speech, ray)
     else:
-        # Decode and check every file first, so a bad one leaves the subject untouched; then
-        # embed them together (partials of many files share the network's batches).
-        speech = [_speech_to_enrol(f, channel, min_speech) for f, _ in todo]
-        vecs = emb.embed([sp.samples for sp in speech]) if speech else []
-        done = [(sp.seconds, sp.source_rate, vec) for sp, vec in zip(speech, vecs)]
-    rows = {r["file"]: r for r in skipped}
-    for (f, digest), (seconds, source_rate, vec) in zip(todo, done):
+        # Decode and check every file, then embed the good ones together (partials of many
+        # files share the network's batches).
+        checked = []
+        for f, _ in todo:
+            try:
+                checked.append(_speech_to_enrol(f, channel, min_speech))
+            except InputError as exc:
+                checked.append(_Refused(exc.path, exc.reason))
+        good = [sp for sp in checked if not isinstance(sp, _Refused)]
+        vecs = iter(emb.embed([sp.samples for sp in good]) if good else [])
+        done = [sp if isinstance(sp, _Refused) else (sp.seconds, sp.source_rate, next(vecs)) for sp in checked]
+    for (f, digest), got in zip(todo, done):
+        if isinstance(got, _Refused):
+            rows[str(f)] = _row(f, "error", got.reason)
+            continue
+        seconds, source_rate, vec = got
         ids = ws.enroll(subject_id, emb.space, np.asarray(vec)[None], sha256=digest, source_uri=str(f),
                         quality=round(seconds, 2), meta={"speech_seconds": round(seconds, 2),
                                                          "source_rate": source_rate, "channel": channel},
                         command=command)
-        rows[str(f)] = {"file": str(f), "status": "enrolled", "sample_id": ids[0],
-                        "speech_seconds": round(seconds, 2), "reason": ""}
+        rows[str(f)] = _row(f, "enrolled", sample_id=ids[0], speech_seconds=round(seconds, 2))
     return [rows[str(f)] for f in files]
 
 
-def _embed_on_ray(todo, backend, model_dir, channel, min_speech, ray) -> list[tuple]:
-    """Workers decode, check and embed; every result is in before anything is enrolled (all or nothing)."""
+def _embed_on_ray(todo, backend, model_dir, channel, min_speech, ray) -> list:
+    """Workers decode, check and embed; results (or _Refused) come back in input order."""
     import functools
 
     from xiaobao.distributed import ItemError, map_items
@@ -174,12 +184,7 @@ def _embed_on_ray(todo, backend, model_dir, channel, min_speech, ray) -> list[tu
     factory = functools.partial(VoiceEnrolWorker, backend, model_dir, channel, min_speech)
     out = [None] * len(todo)
     for i, got in map_items([str(f) for f, _ in todo], factory, ray=ray, batch_size=4):
-        out[i] = got
-    for got in out:   # the first bad file in input order, as in-process
-        if isinstance(got, _Refused):
-            raise InputError(got.path, got.reason)
-        if isinstance(got, ItemError):
-            raise UserError(f"--ray: a worker failed: {got.message}")
+        out[i] = _Refused(todo[i][0], f"a worker failed: {got.message}") if isinstance(got, ItemError) else got
     return out
 
 
