@@ -71,15 +71,17 @@ def test_jsonl_and_xlsx_and_changed_content(ws, tmp_path):
     j.write_text(json.dumps({"complaint_id": "J1", "text": "退还担保费", "channel": "黑猫", "customer": "C1",
                              "attachments": ["call.wav"]}, ensure_ascii=False) + "\n"
                  "{not json\n"
-                 + json.dumps({"内容": "没有编号的投诉", "客户号": "C2"}, ensure_ascii=False) + "\n", encoding="utf-8")
+                 + json.dumps({"内容": "没有编号的投诉", "客户号": "C2"}, ensure_ascii=False) + "\n"
+                 + json.dumps({"complaint_id": "J4", "customer": "C4"}) + "\n", encoding="utf-8")
     r = ingest(ws, [j])
-    assert r.added == 2 and [p.line for p in r.bad] == [2]
+    assert r.added == 3 and [p.line for p in r.bad] == [2]
     assert any("call.wav" in w.reason for w in r.warnings)  # missing attachment: warned, row kept
+    assert [(w.line, w.reason[:35]) for w in r.warnings if w.line == 4] == [(4, "no complaint text and no attachment")]
     j1 = store.get_complaint(ws, "J1")
     assert j1["channel"] == "黑猫投诉" and j1["attachments"] == [str(tmp_path / "call.wav")]
     no_id = ws.db.conn.execute("SELECT id FROM complaints WHERE customer_id = 'C2'").fetchone()[0]
     assert no_id.startswith("C-")
-    assert ingest(ws, [j]).unchanged == 2  # the derived id is stable
+    assert ingest(ws, [j]).unchanged == 3  # the derived id is stable
 
     x = tmp_path / "b.xlsx"
     wb = openpyxl.Workbook()

@@ -167,6 +167,10 @@ def normalise(mapped: dict, base: Path) -> tuple[dict, list[str]]:
                     for k, v in extra.items()}
     if not rec["id"] and not rec["text"]:
         raise RowError("row has neither a complaint id nor complaint text")
+    if not rec["text"] and not attachments:
+        # Kept (CFPB exports leave the narrative empty when the consumer did not consent to
+        # publish it), but said: screening can then only link it by customer and channel.
+        warnings.append("no complaint text and no attachments (kept; screening has only its other fields)")
     canonical = json.dumps({k: rec[k] for k in CONTENT_FIELDS}, ensure_ascii=False, sort_keys=True,
                            default=str)
     rec["content_sha256"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
