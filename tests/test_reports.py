@@ -99,6 +99,7 @@ def test_monthly_report_files_agree_and_lead_with_actions(ws, tmp_path):
     assert "Plotly.newPlot" in html and not re.search(r"<script[^>]+src=", html)   # nothing fetched
     md = paths["md"].read_text(encoding="utf-8")
     assert f"| {total} |" in md and md.index("Needs action") < md.index("## Totals")
+    assert saved["actions"]["deadlines_overdue"] > 0 and "overdue by " in md and not re.search(r"-\d+d\d+h left", md)
     # Rings active in October that had no member before: the "new rings" action, from SQL.
     new = {f"R-{r[0]}" for r in ws.conn.execute(
         "SELECT rm.ring_id FROM ring_members rm JOIN complaints c ON c.id = rm.complaint_id GROUP BY rm.ring_id "
