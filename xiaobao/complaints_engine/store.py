@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS complaints (
 );
 CREATE INDEX IF NOT EXISTS complaints_screened ON complaints(screened_at);
 CREATE INDEX IF NOT EXISTS complaints_customer ON complaints(customer_id);
+-- covers the "repeat" test of reports (an earlier complaint of the same customer) without row reads
+CREATE INDEX IF NOT EXISTS complaints_customer_received ON complaints(customer_id, received_at);
 CREATE INDEX IF NOT EXISTS complaints_received ON complaints(received_at);
 CREATE INDEX IF NOT EXISTS complaints_tier ON complaints(risk_tier);
 
