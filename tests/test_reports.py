@@ -82,6 +82,10 @@ def test_metrics_two_dimensions_and_tags(ws):
             "WHERE c.received_at >= ? AND c.received_at < ? GROUP BY t.tag", OCT):
         assert tags[tag] == n
     assert "疑似代理投诉" in tags
+    days = metrics(ws, by="day", start="2026-10-01", end="2026-10-31")      # a time series reads in date order
+    assert [r["day"] for r in days] == sorted(r["day"] for r in days) and len(days) > 1
+    assert sum(r["complaints"] for r in days) == one(
+        ws, "SELECT COUNT(*) FROM complaints WHERE received_at >= ? AND received_at < ?", OCT)
 
 
 def test_monthly_report_files_agree_and_lead_with_actions(ws, tmp_path):

@@ -111,7 +111,12 @@ def grouped(ws, by: list[str], where: str = "", params: Sequence = (), cache: Ho
     if not by and not out:
         out = [{m: 0 for m in METRIC_COLUMNS} | {"compliance_rate": None, "median_handling_hours": None,
                                                   "change_pct": None}]
-    out.sort(key=lambda r: (-r["complaints"], [str(r[b]) for b in by]))
+    # A time series reads in date order (then the largest groups first within a day); other
+    # groupings largest first.
+    if "day" in by:
+        out.sort(key=lambda r: (str(r["day"]), -r["complaints"], [str(r[b]) for b in by]))
+    else:
+        out.sort(key=lambda r: (-r["complaints"], [str(r[b]) for b in by]))
     return out
 
 
