@@ -12,7 +12,7 @@ silently lowering the load). Connections are kept alive. It reports:
 * closed loop (``--concurrency`` requests in flight, ``--capacity-seconds``): the most checks/s
   the server gives here;
 * in-process: ``xiaobao.check`` (the library call, on an open workspace) and the service's own
-  in-process path (``logged_check`` with the service's policy cache), p50/p99 and calls/s, on
+  in-process path (``run_check`` with the service's policy cache), p50/p99 and calls/s, on
   the same workspace; both run ``xiaobao.prevention.check.run_check``;
 * ratios: HTTP capacity / library calls per second, HTTP p50 / library p50, and HTTP capacity /
   the service's in-process path (what HTTP, JSON and the client cost on top);
@@ -193,7 +193,8 @@ def run_driver(mode: str, url: str, key: str, args) -> dict:
 def in_process(home: Path, customers: int, n: int) -> dict:
     from xiaobao import Workspace, check
     from xiaobao.service.app import DEFAULT_POLICIES
-    from xiaobao.service.checks import logged_check, policy_cache
+    from xiaobao.prevention.check import run_check
+    from xiaobao.prevention.policies import policy_cache
 
     ws = Workspace(home)
     reqs = [json.loads(b) for b in bodies(customers, n, seed=17)]
@@ -201,8 +202,8 @@ def in_process(home: Path, customers: int, n: int) -> dict:
     cache = policy_cache(DEFAULT_POLICIES)
     for name, call in (
             ("library_check", lambda r: check(r["customer_id"], r["touchpoint"], workspace=ws, asked_by="bench")),
-            ("service_path_in_process", lambda r: logged_check(ws, cache.get(), r["customer_id"], r["touchpoint"],
-                                                               asked_by="bench"))):
+            ("service_path_in_process", lambda r: run_check(ws, r["customer_id"], r["touchpoint"],
+                                                            policies=cache.get(), asked_by="bench"))):
         for r in reqs[:50]:
             call(r)
         times = []

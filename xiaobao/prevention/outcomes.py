@@ -136,6 +136,18 @@ def latest_outcomes(ws, check_ids: list[int]) -> dict[int, dict]:
     return out
 
 
+def with_outcomes(ws, rows: list[dict]) -> list[dict]:
+    """``checks`` rows (with their ``result`` JSON) as shown to people: the result's actions and
+    reasons, and the check's latest outcome (None when nothing was recorded)."""
+    outcomes = latest_outcomes(ws, [r["id"] for r in rows])
+    out = []
+    for r in rows:
+        result = json.loads(r.pop("result") or "{}")
+        out.append({**r, "actions": result.get("actions", []), "reasons": result.get("reasons", []),
+                    "outcome": outcomes.get(r["id"])})
+    return out
+
+
 def _utc(local_text: str) -> dt.datetime:
     """A complaint time (Shanghai wall clock, or with an offset) as an aware UTC time."""
     from xiaobao.complaints_engine.handling_tables import parse_time
@@ -161,13 +173,7 @@ def _window_checks(ws, customer_id: str, received_utc: dt.datetime, days: float)
     rows = store.query(ws, "SELECT id, touchpoint, level, asked_by, asked_at, result FROM checks "
                            "WHERE customer_id = ? AND asked_at >= ? AND asked_at <= ? ORDER BY asked_at DESC, id DESC",
                        (customer_id, since, until))
-    outcomes = latest_outcomes(ws, [r["id"] for r in rows])
-    checks = []
-    for r in rows:
-        result = json.loads(r.pop("result") or "{}")
-        checks.append({**r, "actions": result.get("actions", []), "reasons": result.get("reasons", []),
-                       "outcome": outcomes.get(r["id"])})
-    return since, checks
+    return since, with_outcomes(ws, rows)
 
 
 def _days(days) -> float:

@@ -8,12 +8,10 @@ Reading a profile logs nothing and changes nothing (besides creating missing tab
 """
 from __future__ import annotations
 
-import json
-
 from xiaobao.complaints_engine import store
 from xiaobao.errors import NotFoundError, UserError
 from xiaobao.prevention.facts import customer_facts, insight_rows
-from xiaobao.prevention.outcomes import ensure_tables, latest_outcomes, trace
+from xiaobao.prevention.outcomes import ensure_tables, trace, with_outcomes
 
 RECENT_CHECKS = 20
 RECENT_INTERACTIONS = 5
@@ -107,13 +105,7 @@ def _matches(ws, customer_id: str) -> list[dict]:
 def _checks(ws, customer_id: str) -> list[dict]:
     rows = _rows(ws, "SELECT id, touchpoint, asked_by, asked_at, level, result FROM checks WHERE customer_id = ? "
                      "ORDER BY id DESC LIMIT ?", (customer_id, RECENT_CHECKS))
-    outcomes = latest_outcomes(ws, [r["id"] for r in rows])
-    out = []
-    for r in rows:
-        result = json.loads(r.pop("result") or "{}")
-        out.append({**r, "actions": result.get("actions", []), "reasons": result.get("reasons", []),
-                    "outcome": outcomes.get(r["id"])})
-    return out
+    return with_outcomes(ws, rows)
 
 
 def _interactions(ws, customer_id: str, facts: dict) -> dict:

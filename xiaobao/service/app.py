@@ -27,9 +27,10 @@ from xiaobao import __version__
 from xiaobao.errors import InputError, ModelUnavailableError, NotFoundError, UserError
 from xiaobao.service import keys as keystore
 from xiaobao.prevention.outcomes import OUTCOMES, UnknownOutcomeError, record_outcome
-from xiaobao.prevention.policies import DEFAULT_POLICIES, UnknownTouchpointError
+from xiaobao.prevention.policies import DEFAULT_POLICIES, UnknownTouchpointError, policy_cache
 from xiaobao.prevention.profile import customer_profile
-from xiaobao.service.checks import ensure_tables, logged_check, policy_cache
+from xiaobao.prevention.check import run_check
+from xiaobao.prevention.facts import ensure_tables
 from xiaobao.service.intake import ingest_records, saved_upload
 from xiaobao.service.limits import DEFAULT_MAX_BODY, BodyLimit, error_body
 from xiaobao.workspace import Workspace, resolve_home
@@ -211,8 +212,8 @@ def create_app(home_or_ws=None, policies_file=None, max_body_bytes: int = DEFAUL
     @app.post("/v1/check", tags=["prevention"], summary="Warning level, actions and reasons at a touchpoint (logged).")
     async def check(req: CheckRequest, key: dict = Depends(require("check"))):
         try:
-            return logged_check(workspaces.get(), policies.get(), req.customer_id, req.touchpoint, req.context,
-                                asked_by=key["name"])
+            return run_check(workspaces.get(), req.customer_id, req.touchpoint, req.context, policies=policies.get(),
+                             asked_by=key["name"])
         except UnknownTouchpointError as exc:
             raise ApiError(422, "unknown_touchpoint", str(exc), {"touchpoints": exc.touchpoints}) from None
 
