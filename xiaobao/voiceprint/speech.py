@@ -33,6 +33,12 @@ def _tonal(frame: np.ndarray) -> bool:
     return top > 0.80
 
 
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) frame ranges of the True runs of a boolean mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
 STEADY_LAG = 4        # frames (120 ms) between the two spectra compared
 STEADY_CORR = 0.9     # speech on espeak, Mandarin read speech and 8 kHz/AMR copies: 90th pct <= 0.75
 STEADY_RUN = 5        # frames (150 ms): an isolated steady frame in speech is kept
@@ -53,17 +59,9 @@ def _steady(frames: np.ndarray) -> np.ndarray:
     steady = np.zeros(n, dtype=bool)
     steady[:-STEADY_LAG] |= c
     steady[STEADY_LAG:] |= c
-    i = 0
-    while i < n:
-        if steady[i]:
-            j = i
-            while j < n and steady[j]:
-                j += 1
-            if j - i >= STEADY_RUN:
-                out[i:j] = True
-            i = j
-        else:
-            i += 1
+    for i, j in _runs(steady):
+        if j - i >= STEADY_RUN:
+            out[i:j] = True
     return out
 
 
@@ -92,34 +90,15 @@ def speech_mask(x: np.ndarray) -> np.ndarray:
         else:
             gap += 1
     out = m.copy()
-    i = 0
-    while i < n:
-        if m[i]:
-            j = i
-            while j < n and m[j]:
-                j += 1
-            if j - i < 3:
-                out[i:j] = False
-            i = j
-        else:
-            i += 1
+    for i, j in _runs(m):
+        if j - i < 3:
+            out[i:j] = False
     return out
 
 
 def speech_segments(x: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) sample ranges of speech."""
-    mask = speech_mask(x)
-    segs, i, n = [], 0, len(mask)
-    while i < n:
-        if mask[i]:
-            j = i
-            while j < n and mask[j]:
-                j += 1
-            segs.append((i * FRAME, j * FRAME))
-            i = j
-        else:
-            i += 1
-    return segs
+    return [(i * FRAME, j * FRAME) for i, j in _runs(speech_mask(x))]
 
 
 def keep_speech(x: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
