@@ -6,25 +6,18 @@ missing yields a row with status ``unavailable: <why>`` instead of stopping the 
 """
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from xiaobao.enrolment import file_sha256
 
 AUDIO = {".wav", ".mp3", ".m4a", ".flac", ".ogg", ".amr", ".aac", ".opus"}
 VIDEO = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".3gp", ".flv"}
 IMAGE = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"}
 
 _cache: dict[str, object] = {}
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _face(path: Path) -> tuple[str, np.ndarray | None, str]:
@@ -71,7 +64,7 @@ def embed_attachment(path: str) -> list[tuple[str, str, bytes | None, str]]:
     p = Path(path)
     if not p.is_file():
         return [("none", "", None, "missing: file does not exist")]
-    sha = _sha(p)
+    sha = file_sha256(p)
     suffix = p.suffix.lower()
     jobs = []
     if suffix in IMAGE or suffix in VIDEO:

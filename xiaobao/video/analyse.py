@@ -6,10 +6,11 @@ tracks (:mod:`xiaobao.video.tracks`), longest first.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from xiaobao.enrolment import file_sha256
 
 from .embedder import DlibFaceEmbedder
 from .media import DEFAULT_FPS, DEFAULT_MAX_FRAMES, kind_of, load_image, probe_video, sample_frames
@@ -34,14 +35,6 @@ class FileFaces:
     def dominant(self) -> Track | None:
         """The track on screen longest (for a photo: the largest face)."""
         return self.tracks[0] if self.tracks else None
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def analyse_file(path, embedder: DlibFaceEmbedder | None = None, fps: float = DEFAULT_FPS,

@@ -14,9 +14,10 @@ from typing import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
+from xiaobao.enrolment import set_aside_enrolled
 from xiaobao.errors import DuplicateSampleError, InputError, UserError
 
-from .analyse import FileFaces, analyse_file, file_sha256
+from .analyse import FileFaces, analyse_file
 from .embedder import DIM, SPACE, DlibFaceEmbedder
 from .media import DEFAULT_FPS, DEFAULT_MAX_FRAMES
 from .tracks import Track
@@ -88,7 +89,10 @@ def enroll_faces(ws, subject_id: int, files: Iterable, *, fps: float = DEFAULT_F
     ws.ensure_space(SPACE, DIM)
     files = list(files)
     rows = [{"file": str(f), "status": "error", "sample_ids": [], "faces": 0, "reason": ""} for f in files]
-    todo = set(_set_aside_enrolled(ws, subject_id, files, rows))
+    left, aside = set_aside_enrolled(ws, SPACE, subject_id, files, noun="content", source_uri=_source_uri)
+    for i, (status, reason) in aside.items():
+        rows[i].update(status=status, reason=reason)
+    todo = {i for i, _ in left}
     if ray:
         worker = functools.partial(FaceEnrolWorker, fps, max_frames, allow_low_quality)
     else:
@@ -119,33 +123,6 @@ def enroll_faces(ws, subject_id: int, files: Iterable, *, fps: float = DEFAULT_F
 
 def _source_uri(f) -> str:
     return str(Path(f).resolve())
-
-
-def _set_aside_enrolled(ws, subject_id: int, files: list, rows: list[dict]) -> list[int]:
-    """Rows for files already in the face space (found by content, before any decoding); the
-    indexes of the files left to analyse."""
-    digests, first = {}, {}
-    for i, f in enumerate(files):
-        try:
-            digests[i] = file_sha256(f)
-        except OSError:
-            continue      # missing or unreadable: the analysis reports it
-        if digests[i] in first:
-            earlier = files[first[digests[i]]]
-            rows[i].update(status="skipped", reason=f"{f}: the same content as {earlier} in this batch")
-        first.setdefault(digests[i], i)
-    known = ws.duplicates(SPACE, [{"sha256": d, "subject_id": subject_id, "source_uri": _source_uri(files[i])}
-                                  for i, d in digests.items()])
-    todo = []
-    for i in range(len(files)):
-        if rows[i]["status"] == "skipped":
-            continue
-        exc = known.get(digests.get(i))
-        if exc is None:
-            todo.append(i)
-        else:
-            rows[i].update(status="skipped" if isinstance(exc, DuplicateSampleError) else "error", reason=str(exc))
-    return todo
 
 
 def _search_found(ws, found: FileFaces, *, top: int = 5, kinds: Sequence[str] | None = None,

@@ -1,13 +1,13 @@
 """Voiceprint operations on a workspace: enrol, search (with staff windows set aside), verify, calibrate."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from xiaobao.errors import DuplicateSampleError, InputError, UserError
+from xiaobao.enrolment import set_aside_enrolled
+from xiaobao.errors import InputError, UserError
 
 from .audio import TARGET_RATE, load_audio
 from .embedders import _l2, get_embedder
@@ -19,14 +19,6 @@ MIN_SPEECH_S = 1.5
 WINDOW_S = 3.0      # scoring window: long enough for a stable embedding, short enough to separate two voices
 HOP_S = 1.5
 AUDIO_EXT = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".amr", ".opus", ".wma", ".webm"}
-
-
-def sha256_of(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -106,26 +98,6 @@ def _row(f, status: str, reason: str = "", sample_id=None, speech_seconds=None) 
             "reason": reason}
 
 
-def _new_recordings(ws, subject_id: int, space: str, files) -> tuple[list, dict]:
-    """Hash the files; set aside (with their row) a file given twice, one this subject already has
-    (a rerun after an interruption resumes instead of failing) and one enrolled under another
-    subject (an error row: the same recording cannot be two people's evidence)."""
-    todo, seen, rows = [], {}, {}
-    for f in files:
-        digest = sha256_of(f) if Path(f).is_file() else None
-        if digest is not None and digest in seen:
-            rows[str(f)] = _row(f, "skipped", f"the same recording as {seen[digest]}, given earlier in this batch")
-            continue
-        seen[digest] = f
-        todo.append((f, digest))
-    known = ws.duplicates(space, [{"sha256": d, "subject_id": subject_id, "source_uri": str(f)} for f, d in todo if d])
-    for f, digest in todo:
-        exc = known.get(digest)
-        if exc is not None:
-            rows[str(f)] = _row(f, "skipped" if isinstance(exc, DuplicateSampleError) else "error", str(exc))
-    return [(f, d) for f, d in todo if d not in known], rows
-
-
 def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir=None, channel="mix",
                  min_speech: float = MIN_SPEECH_S, command=None, ray=None) -> list[dict]:
     """Enrol each file as one sample of the subject; one row per file, in the order given.
@@ -145,7 +117,9 @@ def enroll_files(ws, subject_id: int, files, *, backend="resemblyzer", model_dir
     files = collect_files(files)
     if not files:
         raise UserError("no recordings to enrol")
-    todo, rows = _new_recordings(ws, subject_id, emb.space, files)
+    left, aside = set_aside_enrolled(ws, emb.space, subject_id, files, noun="recording")
+    todo = [(files[i], digest) for i, digest in left]
+    rows = {str(files[i]): _row(files[i], status, reason) for i, (status, reason) in aside.items()}
     if ray:
         done = _embed_on_ray(todo, backend, model_dir, channel, min_speech, ray)
     else:
